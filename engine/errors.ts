@@ -1,0 +1,142 @@
+/**
+ * The error catalogue: every code the engine can raise, its category and what it means.
+ * Codes never change meaning and are never reused. Transports map categories (never codes)
+ * to HTTP and gRPC statuses in server/errors.ts. docs/errors.md documents every code, and a
+ * test keeps the two in step.
+ */
+
+export const ERROR_CATEGORIES = [
+  'invalid_argument',
+  'not_found',
+  'already_exists',
+  'failed_precondition',
+  'resource_exhausted',
+  'unavailable',
+  'data_loss',
+  'permission_denied',
+  'unauthenticated',
+  'unimplemented',
+  'internal',
+] as const;
+
+export type ErrorCategory = (typeof ERROR_CATEGORIES)[number];
+
+export const ERROR_CATALOGUE = {
+  ENG_OPTIONS_INVALID: {
+    category: 'invalid_argument',
+    summary: 'An engine option is unknown or out of range.',
+  },
+  ENG_SPACE_ID_INVALID: {
+    category: 'invalid_argument',
+    summary: 'A space id breaks the naming rule.',
+  },
+  ENG_DATA_ROOT_LOCKED: {
+    category: 'failed_precondition',
+    summary: 'Another live process holds the data root.',
+  },
+  ENG_SPACE_NOT_FOUND: { category: 'not_found', summary: 'No space with this id exists.' },
+  ENG_SPACE_LIMIT_REACHED: {
+    category: 'resource_exhausted',
+    summary: 'Creating the space would exceed max_spaces.',
+  },
+  ENG_SPACE_QUARANTINED: {
+    category: 'failed_precondition',
+    summary: 'The space failed recovery and serves nothing until repaired.',
+  },
+  ENG_SPACE_CLOSED: {
+    category: 'unavailable',
+    summary: 'The space or the registry was closed while the call was made.',
+  },
+  ENG_MEMORY_ID_INVALID: {
+    category: 'invalid_argument',
+    summary: 'A memory id is empty, too long or holds control characters.',
+  },
+  ENG_MEMORY_NOT_FOUND: {
+    category: 'not_found',
+    summary: 'No memory with this id exists in the space.',
+  },
+  ENG_CONTENT_INVALID: {
+    category: 'invalid_argument',
+    summary: 'Memory content is missing, not a string, or larger than max_content_bytes.',
+  },
+  ENG_METADATA_INVALID: {
+    category: 'invalid_argument',
+    summary: 'Metadata is not a plain JSON object or is larger than max_metadata_bytes.',
+  },
+  ENG_VECTOR_INVALID: {
+    category: 'invalid_argument',
+    summary: 'A vector is empty, too long, holds a non-finite number or has zero length.',
+  },
+  ENG_VECTOR_DIM_MISMATCH: {
+    category: 'invalid_argument',
+    summary: 'A vector has another dimension than the space.',
+  },
+  ENG_QUERY_INVALID: {
+    category: 'invalid_argument',
+    summary: 'A recall or list argument (k, limit, cursor) is out of range.',
+  },
+  ENG_WRITE_QUEUE_FULL: {
+    category: 'resource_exhausted',
+    summary: 'The space has max_pending_writes writes waiting for the log; retry later.',
+  },
+  ENG_DISK_FULL: {
+    category: 'resource_exhausted',
+    summary: 'The log could not be written because the disk is full; the write was not stored.',
+  },
+  ENG_WAL_IO: {
+    category: 'unavailable',
+    summary:
+      'Writing or syncing the log failed; the write was not acknowledged and the log refuses writes until the space is reopened.',
+  },
+  ENG_WAL_CORRUPT: {
+    category: 'data_loss',
+    summary: 'The log holds a damaged record followed by valid ones (mid-log corruption).',
+  },
+  ENG_WARM_UNREADABLE: {
+    category: 'data_loss',
+    summary: 'The space’s LMDB environment or space.json could not be read.',
+  },
+  ENG_ABORTED: {
+    category: 'unavailable',
+    summary: 'The caller aborted the call before it was queued.',
+  },
+  ENG_NOT_IMPLEMENTED: { category: 'unimplemented', summary: 'The feature is not built yet.' },
+  ENG_INTERNAL: { category: 'internal', summary: 'An unexpected failure inside the engine.' },
+} as const satisfies Record<string, { category: ErrorCategory; summary: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export class EngramError extends Error {
+  override readonly name = 'EngramError';
+  readonly code: ErrorCode;
+  readonly category: ErrorCategory;
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { details?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.category = ERROR_CATALOGUE[code].category;
+    this.details = options.details;
+  }
+}
+
+export function isEngramError(error: unknown, code?: ErrorCode): error is EngramError {
+  return error instanceof EngramError && (code === undefined || error.code === code);
+}
+
+/** Maps an errno from the file system to the catalogue (ENOSPC is the one a client can act on). */
+export function ioError(context: string, cause: unknown): EngramError {
+  const errno = (cause as NodeJS.ErrnoException | undefined)?.code;
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  if (errno === 'ENOSPC' || errno === 'EDQUOT') {
+    return new EngramError('ENG_DISK_FULL', `${context}: disk full (${reason})`, {
+      cause,
+      details: { errno },
+    });
+  }
+  return new EngramError('ENG_WAL_IO', `${context}: ${reason}`, { cause, details: { errno } });
+}

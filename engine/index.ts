@@ -1,0 +1,33 @@
+/** The engine's public surface: server/ and cli/ import the engine only through this file. */
+export { Registry, type RegistryDeps, type DiscoveryReport } from './registry.ts';
+export {
+  ERROR_CATALOGUE,
+  ERROR_CATEGORIES,
+  EngramError,
+  isEngramError,
+  type ErrorCategory,
+  type ErrorCode,
+} from './errors.ts';
+export { SILENT_LOGGER, type Logger } from './logger.ts';
+export {
+  DEFAULT_DATA_ROOT,
+  ENGINE_DEFAULTS,
+  expandHome,
+  validateEngineOptions,
+  type DurabilityMode,
+  type EngineOptions,
+} from './options.ts';
+export { parseSpaceId, SPACE_ID_RULE, type SpaceId } from './space-id.ts';
+export { nodeFileSystem, type FileSystem, type WritableFile } from './file-system.ts';
+export type { ListPage, MemoryPatch, MemoryRecord, RecallHit, RememberInput } from './memory.ts';
+export type {
+  CallOptions,
+  CreateSpaceOptions,
+  ListOptions,
+  RecallOptions,
+  SpaceHandle,
+  SpaceState,
+  SpaceStats,
+  SpaceSummary,
+  StorageEngine,
+} from './storage.ts';

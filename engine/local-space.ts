@@ -1,0 +1,500 @@
+/**
+ * One open space of the embedded backend: its log, warm tier, vector index and the memtable
+ * that bridges them.
+ *
+ * Write path: validate -> append to the log (group commit) -> once durable, the record enters
+ * the memtable (so it is readable and recallable at once: read-your-writes) -> acknowledge ->
+ * the applier moves memtable entries into LMDB (one transaction per batch, applied-LSN marker
+ * included) and then into the HNSW index, and only then drops them from the memtable.
+ * Readers consult the memtable first; it holds the newest version of every memory whose
+ * latest change has not reached both the warm tier and the index, deletions included.
+ */
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { EngramError } from './errors.ts';
+import type { FileSystem } from './file-system.ts';
+import type { Logger } from './logger.ts';
+import {
+  encodeEntry,
+  memoryIdOf,
+  recordTypeOf,
+  type LogEntry,
+  type SequencedEntry,
+} from './log-entry.ts';
+import {
+  cosineSimilarity,
+  validateContent,
+  validateMemoryId,
+  validateMetadata,
+  validateVector,
+  type ListPage,
+  type MemoryPatch,
+  type MemoryRecord,
+  type RecallHit,
+  type RememberInput,
+} from './memory.ts';
+import type { EngineOptions } from './options.ts';
+import type { SpaceId } from './space-id.ts';
+import { readSpaceMeta, writeSpaceMeta, type SpaceMeta } from './space-meta.ts';
+import type { CallOptions, ListOptions, RecallOptions, SpaceStats } from './storage.ts';
+import { recoverSpace } from './space-recovery.ts';
+import { HnswIndex } from './vector/hnsw-index.ts';
+import type { DurableRecord, WalWriter } from './wal/wal-writer.ts';
+import type { IndexOp, WarmStore } from './warm/warm-store.ts';
+
+/** The newest version of a memory not yet in both the warm tier and the index; record undefined = deleted. */
+interface MemtableEntry {
+  lsn: number;
+  record: MemoryRecord | undefined;
+  vector: Float32Array | undefined;
+  durableAt: number;
+}
+
+export interface SpaceContext {
+  id: SpaceId;
+  dir: string;
+  options: Readonly<EngineOptions>;
+  fs: FileSystem;
+  logger: Logger;
+}
+
+const INDEX_CHUNK = 256;
+
+export class LocalSpace {
+  readonly id: SpaceId;
+  private readonly memtable = new Map<string, MemtableEntry>();
+  private readonly unapplied: Array<SequencedEntry & { durableAt: number }> = [];
+  /** Writes queued in the log but not yet durable: their ids' liveness, for existence checks. */
+  private readonly pendingIds = new Map<string, { lsn: number; live: boolean }>();
+  private wal!: WalWriter<LogEntry>;
+  private applier: Promise<void> | undefined;
+  private applyError: Error | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private appliedSinceSnapshot = 0;
+  private closed = false;
+
+  private constructor(
+    private readonly ctx: SpaceContext,
+    private meta: SpaceMeta,
+    private readonly warm: WarmStore,
+    private index: HnswIndex | undefined,
+    private indexedLsn: number,
+    private snapshotLsn: number,
+    /** Dimension fixed by the space or by a logged settings record (durable or queued). */
+    private dimension: number | undefined,
+  ) {
+    this.id = ctx.id;
+  }
+
+  /** Opens and recovers the space; throws (and the registry quarantines) on corruption. */
+  static async open(ctx: SpaceContext): Promise<LocalSpace> {
+    const meta = await readSpaceMeta(ctx.fs, ctx.dir, ctx.id);
+    const recovered = await recoverSpace(ctx, meta);
+    const space = new LocalSpace(
+      ctx,
+      meta,
+      recovered.warm,
+      recovered.index,
+      recovered.indexedLsn,
+      recovered.snapshotLsn,
+      recovered.dimension,
+    );
+    for (const { lsn, entry } of recovered.tail) space.applyToMemtable(lsn, entry, Date.now());
+    space.wal = await recovered.openWriter((records) => space.onDurable(records));
+    space.scheduleApply();
+    return space;
+  }
+
+  // ---- writes ---------------------------------------------------------------------------
+
+  async remember(input: RememberInput, options: CallOptions = {}): Promise<MemoryRecord> {
+    const limits = this.ctx.options;
+    if (input === null || typeof input !== 'object') {
+      throw new EngramError(
+        'ENG_CONTENT_INVALID',
+        'remember() takes an object with at least "content"',
+      );
+    }
+    const id = input.id === undefined ? randomUUID() : validateMemoryId(input.id, limits);
+    const content = validateContent(input.content, limits);
+    const metadata = validateMetadata(input.metadata, limits);
+    const vector = input.vector === undefined ? null : validateVector(input.vector, limits);
+    this.checkCall(options);
+    if (vector) this.fixDimension(vector.length);
+    const now = Date.now();
+    const record = {
+      id,
+      content,
+      metadata,
+      storedAt: now,
+      updatedAt: now,
+      hasVector: vector !== null,
+    };
+    const lsn = await this.append({ kind: 'put', record, vector });
+    return { ...record, lsn };
+  }
+
+  async update(id: string, patch: MemoryPatch, options: CallOptions = {}): Promise<MemoryRecord> {
+    validateMemoryId(id, this.ctx.options);
+    const clean: MemoryPatch = {};
+    if (patch.content !== undefined)
+      clean.content = validateContent(patch.content, this.ctx.options);
+    if (patch.metadata !== undefined)
+      clean.metadata = validateMetadata(patch.metadata, this.ctx.options);
+    this.checkCall(options);
+    if (!this.existsForWrite(id)) throw this.notFound(id);
+    await this.append({ kind: 'update', id, patch: clean, updatedAt: Date.now() });
+    const current = this.currentRecord(id);
+    if (!current) throw this.notFound(id); // deleted by a write acknowledged in the same group
+    return current;
+  }
+
+  async forget(id: string, options: CallOptions = {}): Promise<boolean> {
+    validateMemoryId(id, this.ctx.options);
+    this.checkCall(options);
+    if (!this.existsForWrite(id)) return false;
+    await this.append({ kind: 'delete', id });
+    return true;
+  }
+
+  async associate(
+    from: string,
+    to: string,
+    weight: number,
+    options: CallOptions = {},
+  ): Promise<void> {
+    validateMemoryId(from, this.ctx.options);
+    validateMemoryId(to, this.ctx.options);
+    if (!Number.isFinite(weight))
+      throw new EngramError('ENG_QUERY_INVALID', 'Association weight must be a finite number');
+    this.checkCall(options);
+    for (const id of [from, to]) if (!this.existsForWrite(id)) throw this.notFound(id);
+    await this.append({ kind: 'association', from, to, weight });
+  }
+
+  private checkCall(options: CallOptions): void {
+    if (this.closed) throw new EngramError('ENG_SPACE_CLOSED', `Space "${this.id}" is closed`);
+    if (options.signal?.aborted)
+      throw new EngramError('ENG_ABORTED', 'The call was aborted before it was queued');
+  }
+
+  /** The first vector fixes the dimension through a logged settings record, queued ahead of the put. */
+  private fixDimension(length: number): void {
+    if (this.dimension === undefined) {
+      this.dimension = length;
+      void this.append({ kind: 'settings', dimension: length }).catch(() => {
+        // The put queued behind this record fails with the same error; the caller sees it there.
+      });
+      return;
+    }
+    if (length !== this.dimension) {
+      throw new EngramError(
+        'ENG_VECTOR_DIM_MISMATCH',
+        `Cannot store in space "${this.id}": vector has ${length} dimensions, space expects ${this.dimension}`,
+        { details: { got: length, expected: this.dimension } },
+      );
+    }
+  }
+
+  private async append(entry: LogEntry): Promise<number> {
+    const id = memoryIdOf(entry);
+    const promise = this.wal.append(recordTypeOf(entry), encodeEntry(entry), entry);
+    const lsn = this.wal.lastAssignedLsn;
+    if (id !== undefined) this.pendingIds.set(id, { lsn, live: entry.kind !== 'delete' });
+    try {
+      return await promise;
+    } finally {
+      if (id !== undefined && this.pendingIds.get(id)?.lsn === lsn) this.pendingIds.delete(id);
+    }
+  }
+
+  /** Called by the log writer once per durable group, in LSN order, before any caller is answered. */
+  private onDurable(records: DurableRecord<LogEntry>[]): void {
+    const now = Date.now();
+    for (const { lsn, body } of records) this.applyToMemtable(lsn, body, now);
+    this.scheduleApply();
+  }
+
+  private applyToMemtable(lsn: number, entry: LogEntry, durableAt: number): void {
+    this.unapplied.push({ lsn, entry, durableAt });
+    switch (entry.kind) {
+      case 'put':
+        this.memtable.set(entry.record.id, {
+          lsn,
+          record: { ...entry.record, lsn },
+          vector: entry.vector ?? undefined,
+          durableAt,
+        });
+        break;
+      case 'update': {
+        const base = this.currentRecord(entry.id);
+        if (!base) break;
+        const record = { ...base, ...entry.patch, updatedAt: entry.updatedAt, lsn };
+        const vector = base.hasVector ? this.currentVector(entry.id) : undefined;
+        this.memtable.set(entry.id, { lsn, record, vector, durableAt });
+        break;
+      }
+      case 'delete':
+        this.memtable.set(entry.id, { lsn, record: undefined, vector: undefined, durableAt });
+        break;
+      case 'settings':
+        this.dimension ??= entry.dimension;
+        break;
+      case 'association':
+        break;
+    }
+  }
+
+  // ---- reads ----------------------------------------------------------------------------
+
+  private currentRecord(id: string): MemoryRecord | undefined {
+    const entry = this.memtable.get(id);
+    return entry ? entry.record : this.warm.getRecord(id);
+  }
+
+  private currentVector(id: string): Float32Array | undefined {
+    const entry = this.memtable.get(id);
+    return entry ? entry.vector : this.warm.getVector(id);
+  }
+
+  private existsForWrite(id: string): boolean {
+    const pending = this.pendingIds.get(id);
+    return pending ? pending.live : this.currentRecord(id) !== undefined;
+  }
+
+  private notFound(id: string): EngramError {
+    return new EngramError(
+      'ENG_MEMORY_NOT_FOUND',
+      `No memory ${JSON.stringify(id)} in space "${this.id}"`,
+    );
+  }
+
+  get(id: string): MemoryRecord | undefined {
+    validateMemoryId(id, this.ctx.options);
+    return this.currentRecord(id);
+  }
+
+  getVector(id: string): Float32Array | undefined {
+    validateMemoryId(id, this.ctx.options);
+    return this.currentVector(id);
+  }
+
+  associations(id: string): Array<{ to: string; weight: number }> {
+    validateMemoryId(id, this.ctx.options);
+    if (!this.currentRecord(id)) throw this.notFound(id);
+    const pending = new Map<string, number>();
+    for (const { entry } of this.unapplied) {
+      if (entry.kind === 'association' && entry.from === id) pending.set(entry.to, entry.weight);
+    }
+    const out = this.warm.associationsOf(id).filter(({ to }) => !pending.has(to));
+    for (const [to, weight] of pending) out.push({ to, weight });
+    return out.filter(({ to }) => this.currentRecord(to) !== undefined);
+  }
+
+  /**
+   * Exact scan of the memtable (the not-yet-indexed tail) plus an HNSW search of the rest.
+   * A memtable entry always wins over what the index returns for the same id.
+   */
+  recall(query: Float32Array | readonly number[], options: RecallOptions): RecallHit[] {
+    const { k } = options;
+    if (!Number.isInteger(k) || k < 1 || k > this.ctx.options.maxK) {
+      throw new EngramError(
+        'ENG_QUERY_INVALID',
+        `k must be an integer from 1 to ${this.ctx.options.maxK}, got ${JSON.stringify(k)}`,
+      );
+    }
+    const vector = validateVector(query, this.ctx.options);
+    this.checkCall(options);
+    if (this.dimension === undefined) return [];
+    if (vector.length !== this.dimension) {
+      throw new EngramError(
+        'ENG_VECTOR_DIM_MISMATCH',
+        `Cannot recall in space "${this.id}": query has ${vector.length} dimensions, space expects ${this.dimension}`,
+        { details: { got: vector.length, expected: this.dimension } },
+      );
+    }
+    const hits: RecallHit[] = [];
+    for (const entry of this.memtable.values()) {
+      if (entry.record && entry.vector)
+        hits.push({ memory: entry.record, score: cosineSimilarity(vector, entry.vector) });
+    }
+    for (const { label, score } of this.index?.search(vector, k + this.memtable.size) ?? []) {
+      const id = this.warm.idOfLabel(label);
+      if (id === undefined || this.memtable.has(id)) continue;
+      const memory = this.warm.getRecord(id);
+      if (memory) hits.push({ memory, score });
+    }
+    return hits
+      .sort((a, b) => b.score - a.score || (a.memory.id < b.memory.id ? -1 : 1))
+      .slice(0, k);
+  }
+
+  list(options: ListOptions): ListPage {
+    const { after, limit } = options;
+    if (!Number.isInteger(limit) || limit < 1 || limit > this.ctx.options.maxListLimit) {
+      throw new EngramError(
+        'ENG_QUERY_INVALID',
+        `limit must be an integer from 1 to ${this.ctx.options.maxListLimit}, got ${JSON.stringify(limit)}`,
+      );
+    }
+    if (after !== undefined && typeof after !== 'string')
+      throw new EngramError('ENG_QUERY_INVALID', 'cursor must be a string');
+    const page = new Map<string, MemoryRecord>();
+    for (const record of this.warm.range(after, limit + this.memtable.size)) {
+      if (!this.memtable.has(record.id)) page.set(record.id, record);
+    }
+    for (const [id, entry] of this.memtable) {
+      if (entry.record && (after === undefined || id > after)) page.set(id, entry.record);
+    }
+    const ids = [...page.keys()].sort();
+    const memories = ids.slice(0, limit).map((id) => page.get(id)!);
+    return { memories, nextCursor: ids.length > limit ? memories.at(-1)?.id : undefined };
+  }
+
+  stats(): SpaceStats {
+    let memories = this.warm.count();
+    for (const [id, entry] of this.memtable) {
+      const inWarm = this.warm.getRecord(id) !== undefined;
+      memories += (entry.record ? 1 : 0) - (inWarm ? 1 : 0);
+    }
+    const segments = this.wal.segmentList();
+    const oldest = this.unapplied[0];
+    return {
+      id: this.id,
+      state: 'open',
+      memories,
+      dimension: this.dimension ?? null,
+      lastLsn: this.wal.lastAssignedLsn,
+      appliedLsn: this.warm.appliedLsn(),
+      indexedLsn: this.indexedLsn,
+      snapshotLsn: this.snapshotLsn,
+      pendingApply: this.unapplied.length,
+      applyLagMs: oldest ? Date.now() - oldest.durableAt : 0,
+      walSegments: segments.length,
+      walBytes: segments.reduce((n, s) => n + s.bytes, 0),
+    };
+  }
+
+  /** True once the log refused a write: the registry reopens the space, re-reading the log from disk. */
+  get needsReopen(): boolean {
+    return this.wal.failed !== undefined;
+  }
+
+  // ---- background apply, snapshot and checkpoint -------------------------------------------
+
+  private scheduleApply(): void {
+    if (this.applier || this.unapplied.length === 0 || this.retryTimer) return;
+    this.applier = this.runApplier().finally(() => {
+      this.applier = undefined;
+      if (!this.applyError && !this.closed) this.scheduleApply();
+    });
+  }
+
+  private async runApplier(): Promise<void> {
+    try {
+      while (this.unapplied.length > 0) {
+        const batch = this.unapplied.slice(0, this.ctx.options.applyBatchRecords);
+        const ops = await this.warm.apply(batch);
+        await this.applyToIndex(ops);
+        this.unapplied.splice(0, batch.length);
+        for (const { lsn, entry } of batch) {
+          const id = memoryIdOf(entry);
+          if (id !== undefined && this.memtable.get(id)?.lsn === lsn) this.memtable.delete(id);
+          if (entry.kind === 'settings' && this.meta.dimension === null)
+            await this.persistDimension(entry.dimension);
+        }
+        this.indexedLsn = batch.at(-1)!.lsn;
+        this.appliedSinceSnapshot += batch.length;
+        if (this.appliedSinceSnapshot >= this.ctx.options.indexSnapshotEveryRecords)
+          await this.checkpoint();
+      }
+      this.applyError = undefined;
+    } catch (error) {
+      // The memtable still holds everything, so reads stay correct; retry later.
+      this.applyError = error as Error;
+      this.ctx.logger.error(
+        { err: error, space: this.id },
+        'applying the log to the warm tier failed; retrying in 1 s',
+      );
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        this.applyError = undefined;
+        this.scheduleApply();
+      }, 1000);
+      this.retryTimer.unref();
+    }
+  }
+
+  private async applyToIndex(ops: IndexOp[]): Promise<void> {
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!;
+      if (!this.index) {
+        if (op.op === 'delete') continue;
+        this.index = HnswIndex.create(op.vector.length, this.hnswParams());
+      }
+      this.index.apply(op);
+      // Inserts are synchronous and cost ~1 ms each at 384 dimensions: let requests through between chunks.
+      if (i % INDEX_CHUNK === INDEX_CHUNK - 1) await yieldToEventLoop();
+    }
+  }
+
+  private hnswParams(): { m: number; efConstruction: number; efSearch: number } {
+    const {
+      hnswM: m,
+      hnswEfConstruction: efConstruction,
+      hnswEfSearch: efSearch,
+    } = this.ctx.options;
+    return { m, efConstruction, efSearch };
+  }
+
+  private async persistDimension(dimension: number): Promise<void> {
+    this.meta = { ...this.meta, dimension };
+    await writeSpaceMeta(this.ctx.fs, this.ctx.dir, this.meta);
+  }
+
+  /** Snapshots the index, then removes log segments that both the warm tier and the snapshot cover. */
+  private async checkpoint(): Promise<void> {
+    if (this.index) {
+      await this.index.snapshot(this.ctx.fs, join(this.ctx.dir, 'index'), this.indexedLsn);
+    }
+    this.snapshotLsn = this.indexedLsn;
+    this.appliedSinceSnapshot = 0;
+    const removed = await this.wal.removeSegmentsThrough(
+      Math.min(this.warm.appliedLsn(), this.snapshotLsn),
+    );
+    this.ctx.logger.debug(
+      { space: this.id, lsn: this.snapshotLsn, removedSegments: removed },
+      'checkpoint',
+    );
+  }
+
+  /** Drains the log and the applier, snapshots the index, checkpoints and closes LMDB. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    try {
+      await this.wal.close();
+      while (this.applier) await this.applier;
+      if (this.unapplied.length > 0) await this.runApplier();
+      if (
+        this.unapplied.length === 0 &&
+        !this.wal.failed &&
+        (this.appliedSinceSnapshot > 0 || this.snapshotLsn < this.indexedLsn)
+      ) {
+        await this.checkpoint();
+      }
+    } catch (error) {
+      // Nothing is lost: the log still holds every record the warm tier or snapshot lacks.
+      this.ctx.logger.warn(
+        { err: error, space: this.id },
+        'space closed without a final checkpoint',
+      );
+    } finally {
+      if (this.retryTimer) clearTimeout(this.retryTimer);
+      await this.warm.close();
+    }
+  }
+}

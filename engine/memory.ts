@@ -1,0 +1,151 @@
+/** The memory record and the validation of everything a caller can send about one. */
+import { EngramError } from './errors.ts';
+import type { EngineOptions } from './options.ts';
+
+export interface MemoryRecord {
+  id: string;
+  content: string;
+  metadata: Record<string, unknown>;
+  /** Milliseconds since the epoch when the memory was first stored. */
+  storedAt: number;
+  /** Milliseconds since the epoch of the last change. */
+  updatedAt: number;
+  /** LSN of the log record that produced this version. */
+  lsn: number;
+  hasVector: boolean;
+}
+
+export interface RememberInput {
+  /** Unique within the space; generated when absent. Storing an existing id replaces it. */
+  id?: string;
+  content: string;
+  vector?: Float32Array | readonly number[];
+  metadata?: Record<string, unknown>;
+}
+
+export interface MemoryPatch {
+  content?: string;
+  metadata?: Record<string, unknown>;
+}
+
+export interface RecallHit {
+  memory: MemoryRecord;
+  /** Cosine similarity in [-1, 1]. */
+  score: number;
+}
+
+export interface ListPage {
+  memories: MemoryRecord[];
+  /** Pass as `after` to get the next page; undefined on the last page. */
+  nextCursor: string | undefined;
+}
+
+type Limits = Pick<
+  EngineOptions,
+  'maxContentBytes' | 'maxMetadataBytes' | 'maxMemoryIdChars' | 'maxDimensions'
+>;
+
+// eslint-disable-next-line no-control-regex -- rejecting control characters is the point
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+
+export function validateMemoryId(raw: unknown, limits: Limits): string {
+  if (
+    typeof raw !== 'string' ||
+    raw.length === 0 ||
+    raw.length > limits.maxMemoryIdChars ||
+    CONTROL_CHARS.test(raw)
+  ) {
+    throw new EngramError(
+      'ENG_MEMORY_ID_INVALID',
+      `Memory id must be a string of 1-${limits.maxMemoryIdChars} characters without control characters`,
+    );
+  }
+  return raw;
+}
+
+export function validateContent(raw: unknown, limits: Limits): string {
+  if (typeof raw !== 'string' || raw.trim() === '') {
+    throw new EngramError('ENG_CONTENT_INVALID', 'Memory content must be a non-empty string');
+  }
+  const bytes = Buffer.byteLength(raw, 'utf8');
+  if (bytes > limits.maxContentBytes) {
+    throw new EngramError(
+      'ENG_CONTENT_INVALID',
+      `Memory content is ${bytes} bytes, more than max_content_bytes (${limits.maxContentBytes})`,
+    );
+  }
+  return raw;
+}
+
+export function validateMetadata(raw: unknown, limits: Limits): Record<string, unknown> {
+  if (raw === undefined) return {};
+  const proto: unknown =
+    raw !== null && typeof raw === 'object' ? Object.getPrototypeOf(raw) : undefined;
+  if (proto !== Object.prototype && proto !== null) {
+    throw new EngramError('ENG_METADATA_INVALID', 'Metadata must be a JSON object');
+  }
+  let json: string;
+  try {
+    json = JSON.stringify(raw);
+  } catch (cause) {
+    throw new EngramError('ENG_METADATA_INVALID', 'Metadata must be serialisable as JSON', {
+      cause,
+    });
+  }
+  const bytes = Buffer.byteLength(json, 'utf8');
+  if (bytes > limits.maxMetadataBytes) {
+    throw new EngramError(
+      'ENG_METADATA_INVALID',
+      `Metadata is ${bytes} bytes of JSON, more than max_metadata_bytes (${limits.maxMetadataBytes})`,
+    );
+  }
+  // A JSON round trip drops undefined, functions and class instances: what is stored is what a client reads back.
+  return JSON.parse(json) as Record<string, unknown>;
+}
+
+/** Copies into a fresh Float32Array after checking length, finiteness and a non-zero norm (cosine needs one). */
+export function validateVector(raw: unknown, limits: Limits): Float32Array {
+  if (!(raw instanceof Float32Array) && !Array.isArray(raw)) {
+    throw new EngramError('ENG_VECTOR_INVALID', 'Vector must be an array of numbers');
+  }
+  const values = raw as ArrayLike<unknown>;
+  if (values.length === 0 || values.length > limits.maxDimensions) {
+    throw new EngramError(
+      'ENG_VECTOR_INVALID',
+      `Vector has ${values.length} dimensions; allowed are 1 to ${limits.maxDimensions}`,
+    );
+  }
+  const out = new Float32Array(values.length);
+  let norm = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v !== 'number' || !Number.isFinite(v) || !Number.isFinite(Math.fround(v))) {
+      throw new EngramError(
+        'ENG_VECTOR_INVALID',
+        `Vector element ${i} is not a finite 32-bit number`,
+      );
+    }
+    out[i] = v;
+    norm += v * v;
+  }
+  if (norm === 0)
+    throw new EngramError(
+      'ENG_VECTOR_INVALID',
+      'Vector has zero length; cosine similarity needs a direction',
+    );
+  return out;
+}
+
+export function cosineSimilarity(a: Float32Array, b: Float32Array): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    dot += x * y;
+    na += x * x;
+    nb += y * y;
+  }
+  return dot / Math.sqrt(na * nb);
+}

@@ -1,0 +1,137 @@
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { EngramError } from './errors.ts';
+
+export type DurabilityMode = 'fsync' | 'interval' | 'none';
+
+/** Every limit and tunable of the engine, with its default. Units are in the names. */
+export interface EngineOptions {
+  /** Directory holding one sub-directory per space. `~` expands to the home directory. */
+  dataRoot: string;
+  /** How many spaces may exist. */
+  maxSpaces: number;
+  /** How many spaces stay open at once; idle ones beyond this close and reopen on demand. */
+  maxOpenSpaces: number;
+  /** Spaces opened (and recovered) when the registry starts, instead of on first use. */
+  eagerSpaces: readonly string[];
+  /** fsync: acknowledge after fdatasync (default). interval: sync every syncIntervalMs. none: never sync. */
+  durability: DurabilityMode;
+  syncIntervalMs: number;
+  /** A log segment is closed and a new one started once it reaches this size. */
+  walSegmentBytesMax: number;
+  /** Largest payload of one log record. */
+  walRecordBytesMax: number;
+  /** Most records written with one fdatasync. */
+  groupCommitRecordsMax: number;
+  /** Writes waiting for the log in one space before new writes are refused. */
+  maxPendingWrites: number;
+  /** Records applied to the warm tier in one LMDB transaction. */
+  applyBatchRecords: number;
+  /** The vector index is snapshotted after this many applied records (and at close). */
+  indexSnapshotEveryRecords: number;
+  maxContentBytes: number;
+  maxMetadataBytes: number;
+  maxMemoryIdChars: number;
+  maxDimensions: number;
+  maxK: number;
+  maxListLimit: number;
+  hnswM: number;
+  hnswEfConstruction: number;
+  hnswEfSearch: number;
+}
+
+export const DEFAULT_DATA_ROOT = '~/.local/share/engram';
+
+export const ENGINE_DEFAULTS: Readonly<Omit<EngineOptions, 'dataRoot'>> = Object.freeze({
+  maxSpaces: 10_000,
+  maxOpenSpaces: 64,
+  eagerSpaces: [],
+  durability: 'fsync',
+  syncIntervalMs: 50,
+  walSegmentBytesMax: 64 * 1024 * 1024,
+  walRecordBytesMax: 4 * 1024 * 1024,
+  groupCommitRecordsMax: 1024,
+  maxPendingWrites: 10_000,
+  applyBatchRecords: 1000,
+  indexSnapshotEveryRecords: 20_000,
+  maxContentBytes: 64 * 1024,
+  maxMetadataBytes: 16 * 1024,
+  maxMemoryIdChars: 256,
+  maxDimensions: 4096,
+  maxK: 1000,
+  maxListLimit: 1000,
+  hnswM: 16,
+  hnswEfConstruction: 200,
+  hnswEfSearch: 64,
+});
+
+const INTEGER_RANGES: Record<string, readonly [number, number]> = {
+  maxSpaces: [1, 1_000_000],
+  maxOpenSpaces: [1, 100_000],
+  syncIntervalMs: [1, 60_000],
+  walSegmentBytesMax: [4096, 1024 * 1024 * 1024],
+  walRecordBytesMax: [1024, 64 * 1024 * 1024],
+  groupCommitRecordsMax: [1, 65_536],
+  maxPendingWrites: [1, 10_000_000],
+  applyBatchRecords: [1, 100_000],
+  indexSnapshotEveryRecords: [1, 100_000_000],
+  maxContentBytes: [1, 16 * 1024 * 1024],
+  maxMetadataBytes: [2, 16 * 1024 * 1024],
+  maxMemoryIdChars: [1, 4096],
+  maxDimensions: [1, 65_536],
+  maxK: [1, 100_000],
+  maxListLimit: [1, 100_000],
+  hnswM: [2, 128],
+  hnswEfConstruction: [1, 10_000],
+  hnswEfSearch: [1, 10_000],
+};
+
+const RENAMED: Record<string, string> = {
+  data_root: 'dataRoot',
+  max_spaces: 'maxSpaces',
+  max_open_spaces: 'maxOpenSpaces',
+  dataDir: 'dataRoot',
+};
+
+export function expandHome(path: string): string {
+  if (path === '~') return homedir();
+  if (path.startsWith('~/')) return join(homedir(), path.slice(2));
+  return path;
+}
+
+function invalid(message: string): EngramError {
+  return new EngramError('ENG_OPTIONS_INVALID', message);
+}
+
+/** Validates engine options once and returns a frozen value; unknown keys are rejected. */
+export function validateEngineOptions(input: Partial<EngineOptions>): Readonly<EngineOptions> {
+  for (const key of Object.keys(input)) {
+    if (key === 'dataRoot' || key in ENGINE_DEFAULTS) continue;
+    const hint = RENAMED[key];
+    throw invalid(`Unknown engine option "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}`);
+  }
+  const merged: EngineOptions = { ...ENGINE_DEFAULTS, dataRoot: DEFAULT_DATA_ROOT, ...input };
+  if (typeof merged.dataRoot !== 'string' || merged.dataRoot.trim() === '') {
+    throw invalid('Option "dataRoot" must be a non-empty path');
+  }
+  const expanded = expandHome(merged.dataRoot.trim());
+  merged.dataRoot = isAbsolute(expanded) ? expanded : resolve(expanded);
+  for (const [key, [min, max]] of Object.entries(INTEGER_RANGES)) {
+    const value = (merged as unknown as Record<string, unknown>)[key];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw invalid(
+        `Option "${key}" must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`,
+      );
+    }
+  }
+  if (!['fsync', 'interval', 'none'].includes(merged.durability)) {
+    throw invalid(
+      `Option "durability" must be "fsync", "interval" or "none", got ${JSON.stringify(merged.durability)}`,
+    );
+  }
+  if (!Array.isArray(merged.eagerSpaces) || merged.eagerSpaces.some((s) => typeof s !== 'string')) {
+    throw invalid('Option "eagerSpaces" must be a list of space ids');
+  }
+  merged.eagerSpaces = Object.freeze([...(merged.eagerSpaces as readonly string[])]);
+  return Object.freeze(merged);
+}

@@ -1,0 +1,437 @@
+/**
+ * The registry of spaces under one data root. At start it only lists directories (no replay,
+ * no writes); a space is opened (and recovered) on first use or eagerly by option, at most
+ * maxOpenSpaces stay open (the least recently used idle one closes), and a space that fails
+ * recovery is quarantined while every other space keeps serving.
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { DataRootLock } from './data-root-lock.ts';
+import { EngramError } from './errors.ts';
+import { nodeFileSystem, type FileSystem } from './file-system.ts';
+import { SILENT_LOGGER, type Logger } from './logger.ts';
+import { LocalSpace } from './local-space.ts';
+import { validateEngineOptions, type EngineOptions } from './options.ts';
+import { isValidSpaceId, parseSpaceId, type SpaceId } from './space-id.ts';
+import { SPACE_FORMAT_VERSION, SPACE_META_FILE, writeSpaceMeta } from './space-meta.ts';
+import type { CreateSpaceOptions, SpaceHandle, SpaceSummary, StorageEngine } from './storage.ts';
+import { LocalSpaceHandle } from './space-handle.ts';
+
+type SlotState = 'closed' | 'opening' | 'open' | 'closing' | 'quarantined' | 'deleting';
+
+interface Slot {
+  id: SpaceId;
+  state: SlotState;
+  space: LocalSpace | undefined;
+  transition: Promise<void> | undefined;
+  refs: number;
+  lastUsed: number;
+  reason: string | undefined;
+}
+
+export interface RegistryDeps {
+  fs?: FileSystem;
+  logger?: Logger;
+}
+
+export interface DiscoveryReport {
+  spaces: number;
+  skipped: Array<{ name: string; reason: string }>;
+  ms: number;
+}
+
+const TRASH = '.trash';
+const TEMP_PREFIX = '.tmp-';
+
+export class Registry implements StorageEngine {
+  private readonly slots = new Map<SpaceId, Slot>();
+  private readonly inflight = new Set<Promise<unknown>>();
+  private readonly background = new Set<Promise<unknown>>();
+  private readonly creating = new Map<SpaceId, Promise<{ id: SpaceId; created: boolean }>>();
+  private clock = 0;
+  private lock: DataRootLock | undefined;
+  private closed = false;
+  discovery: DiscoveryReport = { spaces: 0, skipped: [], ms: 0 };
+
+  private constructor(
+    readonly options: Readonly<EngineOptions>,
+    private readonly fs: FileSystem,
+    private readonly logger: Logger,
+  ) {}
+
+  static async open(options: Partial<EngineOptions>, deps: RegistryDeps = {}): Promise<Registry> {
+    const registry = new Registry(
+      validateEngineOptions(options),
+      deps.fs ?? nodeFileSystem,
+      deps.logger ?? SILENT_LOGGER,
+    );
+    await registry.discover();
+    for (const id of registry.options.eagerSpaces) {
+      const spaceId = parseSpaceId(id);
+      if (registry.slots.has(spaceId))
+        await registry.withSpace(spaceId, () => undefined).catch(() => undefined);
+    }
+    return registry;
+  }
+
+  /** Lists the data root: one readdir plus one stat per entry, nothing opened, nothing replayed. */
+  private async discover(): Promise<void> {
+    const started = performance.now();
+    const root = this.options.dataRoot;
+    await this.fs.mkdir(root);
+    this.lock = DataRootLock.acquire(root);
+    const names = (await this.fs.readdir(root)).filter((name) => name !== 'engram.lock');
+    const skipped: DiscoveryReport['skipped'] = [];
+    const candidates: string[] = [];
+    for (const name of names) {
+      if (name === TRASH || name.startsWith(TEMP_PREFIX)) {
+        // A delete or a create interrupted by a crash: never visible as a space, finish removing it.
+        this.track(this.fs.rm(join(root, name)));
+      } else if (!isValidSpaceId(name)) {
+        skipped.push({ name, reason: 'name is not a valid space id' });
+      } else {
+        candidates.push(name);
+      }
+    }
+    const sizes = await Promise.all(
+      candidates.map((name) =>
+        this.fs.size(join(root, name, SPACE_META_FILE)).catch(() => undefined),
+      ),
+    );
+    candidates.forEach((name, i) => {
+      if (sizes[i] === undefined) skipped.push({ name, reason: `no ${SPACE_META_FILE}` });
+      else this.slots.set(name as SpaceId, newSlot(name as SpaceId));
+    });
+    for (const skip of skipped)
+      this.logger.warn(
+        { component: 'registry', ...skip },
+        'skipped a directory that is not a space',
+      );
+    this.discovery = {
+      spaces: this.slots.size,
+      skipped,
+      ms: Math.round(performance.now() - started),
+    };
+    this.logger.info(
+      {
+        component: 'registry',
+        spaces: this.slots.size,
+        skipped: skipped.length,
+        ms: this.discovery.ms,
+      },
+      'spaces discovered',
+    );
+  }
+
+  private track(work: Promise<unknown>): void {
+    const tracked = work.catch((error: unknown) =>
+      this.logger.warn({ err: error }, 'background removal failed'),
+    );
+    this.background.add(tracked);
+    void tracked.finally(() => this.background.delete(tracked));
+  }
+
+  private spaceDir(id: SpaceId): string {
+    return join(this.options.dataRoot, id);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new EngramError('ENG_SPACE_CLOSED', 'The registry is closed');
+  }
+
+  async createSpace(
+    rawId: string,
+    options: CreateSpaceOptions = {},
+  ): Promise<{ id: SpaceId; created: boolean }> {
+    this.assertOpen();
+    const id = parseSpaceId(rawId);
+    const { dimension } = options;
+    if (
+      dimension !== undefined &&
+      (!Number.isInteger(dimension) || dimension < 1 || dimension > this.options.maxDimensions)
+    ) {
+      throw new EngramError(
+        'ENG_VECTOR_INVALID',
+        `Dimension must be an integer from 1 to ${this.options.maxDimensions}, got ${JSON.stringify(dimension)}`,
+      );
+    }
+    const running = this.creating.get(id);
+    if (running) return running.then(() => ({ id, created: false }));
+    const work = this.doCreate(id, dimension ?? null).finally(() => this.creating.delete(id));
+    this.creating.set(id, work);
+    return work;
+  }
+
+  private async doCreate(
+    id: SpaceId,
+    dimension: number | null,
+  ): Promise<{ id: SpaceId; created: boolean }> {
+    const existing = this.slots.get(id);
+    if (existing?.state === 'deleting') await existing.transition;
+    if (this.slots.has(id)) return { id, created: false };
+    if (this.slots.size >= this.options.maxSpaces) {
+      throw new EngramError(
+        'ENG_SPACE_LIMIT_REACHED',
+        `Cannot create space "${id}": ${this.slots.size} spaces exist and max_spaces is ${this.options.maxSpaces}`,
+      );
+    }
+    // Build the whole directory under a temp name and rename it into place: a crash leaves either
+    // no space or a complete one, never a half-made directory that looks like a space.
+    const temp = join(
+      this.options.dataRoot,
+      `${TEMP_PREFIX}${id}-${randomBytes(4).toString('hex')}`,
+    );
+    await this.fs.mkdir(join(temp, 'wal'));
+    await this.fs.mkdir(join(temp, 'index'));
+    await writeSpaceMeta(this.fs, temp, {
+      format_version: SPACE_FORMAT_VERSION,
+      id,
+      created_at: new Date().toISOString(),
+      dimension,
+      embedder: null,
+      settings: {},
+    });
+    await this.fs.fsyncDir(temp);
+    await this.fs.rename(temp, this.spaceDir(id));
+    await this.fs.fsyncDir(this.options.dataRoot);
+    this.slots.set(id, newSlot(id));
+    this.logger.info({ component: 'registry', space: id }, 'space created');
+    return { id, created: true };
+  }
+
+  async space(rawId: string): Promise<SpaceHandle> {
+    this.assertOpen();
+    const id = parseSpaceId(rawId);
+    this.requireSlot(id);
+    return new LocalSpaceHandle(id, (fn) => this.withSpace(id, fn));
+  }
+
+  has(rawId: string): boolean {
+    const slot = this.slots.get(parseSpaceId(rawId));
+    return slot !== undefined && slot.state !== 'deleting';
+  }
+
+  private requireSlot(id: SpaceId): Slot {
+    const slot = this.slots.get(id);
+    if (!slot || slot.state === 'deleting')
+      throw new EngramError('ENG_SPACE_NOT_FOUND', `No space "${id}"`);
+    return slot;
+  }
+
+  /** Runs `fn` on the open space, opening it if needed; the space cannot close while `fn` runs. */
+  async withSpace<T>(id: SpaceId, fn: (space: LocalSpace) => T | Promise<T>): Promise<T> {
+    this.assertOpen();
+    const slot = this.requireSlot(id);
+    const space = await this.acquire(slot);
+    const run = (async () => {
+      try {
+        return await fn(space);
+      } finally {
+        slot.refs -= 1;
+        slot.lastUsed = ++this.clock;
+        this.evictIdle();
+      }
+    })();
+    this.inflight.add(run);
+    void run.catch(() => undefined).finally(() => this.inflight.delete(run));
+    return run;
+  }
+
+  private async acquire(slot: Slot): Promise<LocalSpace> {
+    for (;;) {
+      switch (slot.state) {
+        case 'open':
+          if (slot.space!.needsReopen && slot.refs === 0) {
+            this.logger.warn({ space: slot.id }, 'reopening space after a log write failure');
+            void this.beginClose(slot);
+            continue;
+          }
+          slot.refs += 1; // taken synchronously, so eviction cannot pick this slot before fn runs
+          return slot.space!;
+        case 'opening':
+        case 'closing':
+          await slot.transition;
+          continue;
+        case 'closed':
+          this.beginOpen(slot);
+          continue;
+        case 'quarantined':
+          throw new EngramError(
+            'ENG_SPACE_QUARANTINED',
+            `Space "${slot.id}" is quarantined: ${slot.reason}`,
+            { details: { reason: slot.reason } },
+          );
+        case 'deleting':
+          throw new EngramError('ENG_SPACE_NOT_FOUND', `No space "${slot.id}"`);
+      }
+    }
+  }
+
+  private beginOpen(slot: Slot): void {
+    slot.state = 'opening';
+    const logger = this.logger.child({ space: slot.id });
+    slot.transition = LocalSpace.open({
+      id: slot.id,
+      dir: this.spaceDir(slot.id),
+      options: this.options,
+      fs: this.fs,
+      logger,
+    }).then(
+      (space) => {
+        slot.space = space;
+        slot.state = 'open';
+        slot.lastUsed = ++this.clock;
+        this.evictIdle();
+      },
+      (error: unknown) => {
+        slot.state = 'quarantined';
+        slot.reason = error instanceof Error ? error.message : String(error);
+        this.logger.error({ space: slot.id, err: error }, 'space quarantined: recovery failed');
+      },
+    );
+  }
+
+  private beginClose(slot: Slot): Promise<void> {
+    const space = slot.space!;
+    slot.state = 'closing';
+    slot.transition = space
+      .close()
+      .catch((error: unknown) =>
+        this.logger.warn({ space: slot.id, err: error }, 'closing space failed'),
+      )
+      .finally(() => {
+        slot.space = undefined;
+        if (slot.state === 'closing') slot.state = 'closed';
+      });
+    return slot.transition;
+  }
+
+  /** Closes least-recently-used idle spaces until at most maxOpenSpaces are open. */
+  private evictIdle(): void {
+    let open = 0;
+    for (const slot of this.slots.values()) if (slot.state === 'open') open += 1;
+    while (open > this.options.maxOpenSpaces) {
+      let victim: Slot | undefined;
+      for (const slot of this.slots.values()) {
+        if (
+          slot.state === 'open' &&
+          slot.refs === 0 &&
+          (!victim || slot.lastUsed < victim.lastUsed)
+        )
+          victim = slot;
+      }
+      if (!victim) return; // every open space is busy: close one when it is released
+      void this.beginClose(victim);
+      open -= 1;
+    }
+  }
+
+  async listSpaces(options: { counts?: boolean } = {}): Promise<SpaceSummary[]> {
+    this.assertOpen();
+    const counts = options.counts ?? true;
+    const out: SpaceSummary[] = [];
+    for (const id of [...this.slots.keys()].sort()) {
+      const slot = this.slots.get(id)!;
+      if (slot.state === 'deleting') continue;
+      if (slot.state === 'quarantined') {
+        out.push({
+          id,
+          state: 'quarantined',
+          memories: null,
+          dimension: null,
+          reason: slot.reason ?? 'unknown',
+        });
+      } else if (!counts) {
+        out.push({
+          id,
+          state: slot.state === 'open' ? 'open' : 'closed',
+          memories: null,
+          dimension: slot.space?.stats().dimension ?? null,
+        });
+      } else {
+        try {
+          const stats = await this.withSpace(id, (space) => space.stats());
+          out.push({ id, state: 'open', memories: stats.memories, dimension: stats.dimension });
+        } catch (error) {
+          if ((slot.state as SlotState) !== 'quarantined') throw error;
+          out.push({
+            id,
+            state: 'quarantined',
+            memories: null,
+            dimension: null,
+            reason: slot.reason ?? 'unknown',
+          });
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Durable delete: the directory is renamed into <data_root>/.trash in one atomic step (the
+   * tombstone), the rename is fsynced, and only then are the files removed. A crash at any point
+   * leaves either the whole space or no space; leftovers in .trash are removed at the next start.
+   */
+  async deleteSpace(rawId: string): Promise<boolean> {
+    this.assertOpen();
+    const id = parseSpaceId(rawId);
+    const slot = this.slots.get(id);
+    if (!slot || slot.state === 'deleting') return false;
+    const previous = slot.transition;
+    slot.state = 'deleting';
+    slot.transition = (async () => {
+      await previous;
+      while (slot.refs > 0) await Promise.allSettled([...this.inflight]);
+      if (slot.space)
+        await slot.space
+          .close()
+          .catch((error: unknown) =>
+            this.logger.warn({ space: id, err: error }, 'closing deleted space failed'),
+          );
+      slot.space = undefined;
+      const trash = join(this.options.dataRoot, TRASH);
+      await this.fs.mkdir(trash);
+      const target = join(trash, `${id}-${Date.now()}-${randomBytes(4).toString('hex')}`);
+      await this.fs.rename(this.spaceDir(id), target);
+      await this.fs.fsyncDir(this.options.dataRoot);
+      this.slots.delete(id);
+      this.track(this.fs.rm(target));
+      this.logger.info({ component: 'registry', space: id }, 'space deleted');
+    })();
+    try {
+      await slot.transition;
+    } catch (error) {
+      // The rename did not happen: the space is still whole, so it stays visible (as closed).
+      if (this.slots.get(id) === slot) slot.state = 'closed';
+      throw error;
+    }
+    return true;
+  }
+
+  /** Waits for in-flight calls, closes every open space (each drains and checkpoints) and finishes removals. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([...this.inflight]);
+    await Promise.allSettled([...this.slots.values()].map((slot) => slot.transition ?? Promise.resolve()));
+    await Promise.allSettled(
+      [...this.slots.values()]
+        .filter((slot) => slot.state === 'open')
+        .map((slot) => this.beginClose(slot)),
+    );
+    await Promise.allSettled([...this.background]);
+    this.lock?.release();
+  }
+}
+
+function newSlot(id: SpaceId): Slot {
+  return {
+    id,
+    state: 'closed',
+    space: undefined,
+    transition: undefined,
+    refs: 0,
+    lastUsed: 0,
+    reason: undefined,
+  };
+}

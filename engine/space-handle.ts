@@ -1,0 +1,54 @@
+import type { LocalSpace } from './local-space.ts';
+import type { ListPage, MemoryPatch, MemoryRecord, RecallHit, RememberInput } from './memory.ts';
+import type { SpaceId } from './space-id.ts';
+import type {
+  CallOptions,
+  ListOptions,
+  RecallOptions,
+  SpaceHandle,
+  SpaceStats,
+} from './storage.ts';
+
+type Run = <T>(fn: (space: LocalSpace) => T | Promise<T>) => Promise<T>;
+
+/**
+ * A handle bound to one space for its whole life. It holds no open resources: each call asks
+ * the registry for the open space (opening it again if it was closed as idle).
+ */
+export class LocalSpaceHandle implements SpaceHandle {
+  constructor(
+    readonly id: SpaceId,
+    private readonly run: Run,
+  ) {}
+
+  remember(input: RememberInput, options?: CallOptions): Promise<MemoryRecord> {
+    return this.run((space) => space.remember(input, options));
+  }
+  get(id: string): Promise<MemoryRecord | undefined> {
+    return this.run((space) => space.get(id));
+  }
+  getVector(id: string): Promise<Float32Array | undefined> {
+    return this.run((space) => space.getVector(id));
+  }
+  update(id: string, patch: MemoryPatch, options?: CallOptions): Promise<MemoryRecord> {
+    return this.run((space) => space.update(id, patch, options));
+  }
+  forget(id: string, options?: CallOptions): Promise<boolean> {
+    return this.run((space) => space.forget(id, options));
+  }
+  associate(from: string, to: string, weight: number, options?: CallOptions): Promise<void> {
+    return this.run((space) => space.associate(from, to, weight, options));
+  }
+  associations(id: string): Promise<Array<{ to: string; weight: number }>> {
+    return this.run((space) => space.associations(id));
+  }
+  recall(vector: Float32Array | readonly number[], options: RecallOptions): Promise<RecallHit[]> {
+    return this.run((space) => space.recall(vector, options));
+  }
+  list(options: ListOptions): Promise<ListPage> {
+    return this.run((space) => space.list(options));
+  }
+  stats(): Promise<SpaceStats> {
+    return this.run((space) => space.stats());
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * The storage interface every backend implements (the embedded LMDB one today, PostgreSQL
+ * later), and the one the conformance suite in test/conformance/ exercises. A caller reaches
+ * memories only through a SpaceHandle obtained for one space: no call takes an optional space,
+ * and none searches several.
+ */
+import type { ListPage, MemoryPatch, MemoryRecord, RecallHit, RememberInput } from './memory.ts';
+import type { SpaceId } from './space-id.ts';
+
+export interface CallOptions {
+  /** Checked before the call is queued; once a write is in the log it can no longer be aborted. */
+  signal?: AbortSignal;
+}
+
+export interface RecallOptions extends CallOptions {
+  k: number;
+}
+
+export interface ListOptions {
+  /** Cursor: the id after which to continue (ids are listed in ascending order). */
+  after?: string;
+  limit: number;
+}
+
+export interface CreateSpaceOptions {
+  /** Vector dimension; when absent it is fixed by the first vector stored. */
+  dimension?: number;
+}
+
+export type SpaceState = 'open' | 'closed' | 'quarantined';
+
+export interface SpaceStats {
+  id: SpaceId;
+  state: SpaceState;
+  memories: number;
+  dimension: number | null;
+  /** LSN of the last record appended to the log. */
+  lastLsn: number;
+  /** LSN up to which the warm tier has applied the log. */
+  appliedLsn: number;
+  /** LSN up to which the vector index has applied the log. */
+  indexedLsn: number;
+  /** LSN covered by the last index snapshot on disk. */
+  snapshotLsn: number;
+  /** Log records durable but not yet in the warm tier and index. */
+  pendingApply: number;
+  /** Age in ms of the oldest log record not yet applied (0 when caught up). */
+  applyLagMs: number;
+  walSegments: number;
+  walBytes: number;
+}
+
+export interface SpaceSummary {
+  id: SpaceId;
+  state: SpaceState;
+  /** Exact count, or null when the listing was asked not to open spaces or the space is quarantined. */
+  memories: number | null;
+  dimension: number | null;
+  /** Why the space is quarantined. */
+  reason?: string;
+}
+
+export interface SpaceHandle {
+  readonly id: SpaceId;
+  remember(input: RememberInput, options?: CallOptions): Promise<MemoryRecord>;
+  get(id: string): Promise<MemoryRecord | undefined>;
+  getVector(id: string): Promise<Float32Array | undefined>;
+  update(id: string, patch: MemoryPatch, options?: CallOptions): Promise<MemoryRecord>;
+  /** Hard delete. Resolves false when the memory did not exist. */
+  forget(id: string, options?: CallOptions): Promise<boolean>;
+  associate(from: string, to: string, weight: number, options?: CallOptions): Promise<void>;
+  associations(id: string): Promise<Array<{ to: string; weight: number }>>;
+  recall(vector: Float32Array | readonly number[], options: RecallOptions): Promise<RecallHit[]>;
+  list(options: ListOptions): Promise<ListPage>;
+  stats(): Promise<SpaceStats>;
+}
+
+export interface StorageEngine {
+  /** Idempotent: `created` is false when the space already existed. */
+  createSpace(id: string, options?: CreateSpaceOptions): Promise<{ id: SpaceId; created: boolean }>;
+  /** A handle for one existing space; ENG_SPACE_NOT_FOUND otherwise. */
+  space(id: string): Promise<SpaceHandle>;
+  listSpaces(options?: { counts?: boolean }): Promise<SpaceSummary[]>;
+  /** Durable delete. Resolves false when the space did not exist. */
+  deleteSpace(id: string): Promise<boolean>;
+  close(): Promise<void>;
+}

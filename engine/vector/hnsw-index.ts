@@ -1,0 +1,155 @@
+/**
+ * A space's HNSW vector index (hnswlib-node, cosine) and its snapshots. A snapshot is
+ * `index/hnsw-<lsn>.bin` plus `index/snapshot.json` naming it, with its size and CRC and the
+ * LSN it covers; both are written temp -> fsync -> rename -> directory fsync, the manifest last,
+ * so a crash leaves either the old snapshot or the new one, never a manifest pointing at a
+ * half-written file. Format: docs/format/index.md.
+ */
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import hnswlib from 'hnswlib-node';
+import type { FileSystem } from '../file-system.ts';
+import { writeFileAtomic } from '../file-system.ts';
+import type { IndexOp } from '../warm/warm-store.ts';
+
+export const INDEX_FORMAT_VERSION = 1;
+const MANIFEST = 'snapshot.json';
+const INITIAL_CAPACITY = 1024;
+
+export interface HnswParams {
+  m: number;
+  efConstruction: number;
+  efSearch: number;
+}
+
+interface Manifest {
+  format_version: number;
+  lsn: number;
+  file: string;
+  bytes: number;
+  crc32: number;
+  dimension: number;
+}
+
+export type SnapshotLoad =
+  { ok: true; index: HnswIndex; lsn: number } | { ok: false; reason: string };
+
+export class HnswIndex {
+  private constructor(
+    private readonly native: hnswlib.HierarchicalNSW,
+    readonly dimension: number,
+    private readonly params: HnswParams,
+  ) {}
+
+  static create(dimension: number, params: HnswParams): HnswIndex {
+    const native = new hnswlib.HierarchicalNSW('cosine', dimension);
+    // Fixed seed: the same inserts build the same graph, which keeps benchmarks repeatable.
+    native.initIndex({
+      maxElements: INITIAL_CAPACITY,
+      m: params.m,
+      efConstruction: params.efConstruction,
+      randomSeed: 100,
+    });
+    return new HnswIndex(native, dimension, params);
+  }
+
+  /** Loads the newest snapshot if it exists, matches the dimension and passes its checksum. */
+  static async load(
+    fs: FileSystem,
+    dir: string,
+    dimension: number,
+    params: HnswParams,
+  ): Promise<SnapshotLoad> {
+    let manifest: Manifest;
+    try {
+      manifest = JSON.parse((await fs.readFile(join(dir, MANIFEST))).toString('utf8')) as Manifest;
+    } catch (error) {
+      const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+      return {
+        ok: false,
+        reason: missing ? 'no snapshot' : `unreadable manifest: ${(error as Error).message}`,
+      };
+    }
+    if (manifest.format_version !== INDEX_FORMAT_VERSION || manifest.dimension !== dimension) {
+      return {
+        ok: false,
+        reason: `snapshot is format ${manifest.format_version} of dimension ${manifest.dimension}`,
+      };
+    }
+    const path = join(dir, manifest.file);
+    let bytes: Buffer;
+    try {
+      bytes = await fs.readFile(path);
+    } catch (error) {
+      return { ok: false, reason: `unreadable snapshot: ${(error as Error).message}` };
+    }
+    if (bytes.length !== manifest.bytes || crc32(bytes) !== manifest.crc32) {
+      return { ok: false, reason: 'snapshot fails its checksum' };
+    }
+    const native = new hnswlib.HierarchicalNSW('cosine', dimension);
+    native.readIndexSync(path);
+    native.setEf(params.efSearch);
+    return { ok: true, index: new HnswIndex(native, dimension, params), lsn: manifest.lsn };
+  }
+
+  /** Elements in the graph, deleted ones included (they keep their slot). */
+  get size(): number {
+    return this.native.getCurrentCount();
+  }
+
+  apply(op: IndexOp): void {
+    if (op.op === 'delete') {
+      try {
+        this.native.markDelete(op.label);
+      } catch {
+        // Never inserted (the entry had no vector when indexed) or already deleted: nothing to do.
+      }
+      return;
+    }
+    if (this.native.getCurrentCount() >= this.native.getMaxElements()) {
+      this.native.resizeIndex(this.native.getMaxElements() * 2);
+    }
+    // addPoint on an existing label replaces its vector and clears a delete mark.
+    this.native.addPoint(Array.from(op.vector), op.label);
+  }
+
+  search(vector: Float32Array, k: number): Array<{ label: number; score: number }> {
+    if (this.size === 0 || k <= 0) return [];
+    this.native.setEf(Math.max(this.params.efSearch, k));
+    const { neighbors, distances } = this.native.searchKnn(
+      Array.from(vector),
+      Math.min(k, this.size),
+    );
+    return neighbors.map((label, i) => ({ label, score: 1 - distances[i]! }));
+  }
+
+  /** Writes a snapshot covering `lsn` and removes older ones. */
+  async snapshot(fs: FileSystem, dir: string, lsn: number): Promise<void> {
+    await fs.mkdir(dir);
+    const file = `hnsw-${String(lsn).padStart(20, '0')}.bin`;
+    const temp = join(dir, `.${file}.tmp`);
+    await this.native.writeIndex(temp);
+    await fs.fsyncFile(temp); // hnswlib does not sync: make the bytes durable before naming them
+    const bytes = await fs.readFile(temp);
+    await fs.rename(temp, join(dir, file));
+    await fs.fsyncDir(dir);
+    const manifest: Manifest = {
+      format_version: INDEX_FORMAT_VERSION,
+      lsn,
+      file,
+      bytes: bytes.length,
+      crc32: crc32(bytes),
+      dimension: this.dimension,
+    };
+    await writeFileAtomic(fs, join(dir, MANIFEST), Buffer.from(JSON.stringify(manifest)));
+    for (const name of await fs.readdir(dir)) {
+      if (
+        name !== file &&
+        name !== MANIFEST &&
+        (name.startsWith('hnsw-') || name.endsWith('.tmp'))
+      ) {
+        await fs.unlink(join(dir, name));
+      }
+    }
+  }
+}

@@ -1,0 +1,63 @@
+/** Starts the engine and its front ends; owns the root pino logger. */
+import pino, { type Logger as PinoLogger } from 'pino';
+import { Registry, type EngineOptions, type Logger } from '../engine/index.ts';
+import { buildHttpApp } from './http-app.ts';
+
+export interface ServerOptions {
+  engine: Partial<EngineOptions>;
+  host: string;
+  port: number;
+  logLevel: string;
+}
+
+export const SERVER_DEFAULTS = Object.freeze({ host: '127.0.0.1', port: 7432, logLevel: 'info' });
+
+export interface RunningServer {
+  registry: Registry;
+  url: string;
+  logger: PinoLogger;
+  stop(): Promise<void>;
+}
+
+export function createRootLogger(level: string): PinoLogger {
+  // Memory content, vectors and credentials never reach the log.
+  return pino({
+    level,
+    redact: [
+      'content',
+      'vector',
+      'embedding',
+      'req.headers.authorization',
+      '*.content',
+      '*.vector',
+    ],
+  });
+}
+
+export async function startServer(
+  options: ServerOptions,
+  logger = createRootLogger(options.logLevel),
+): Promise<RunningServer> {
+  const registry = await Registry.open(options.engine, { logger: logger as unknown as Logger });
+  const app = buildHttpApp({ registry, logger: logger.child({ component: 'http' }) });
+  let url: string;
+  try {
+    url = await app.listen({ host: options.host, port: options.port });
+  } catch (error) {
+    await registry.close();
+    throw error;
+  }
+  logger.info(
+    { url, dataRoot: registry.options.dataRoot, spaces: registry.discovery.spaces },
+    'engram listening',
+  );
+  return {
+    registry,
+    url,
+    logger,
+    async stop() {
+      await app.close();
+      await registry.close();
+    },
+  };
+}
