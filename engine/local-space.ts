@@ -15,6 +15,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { EngramError } from './errors.ts';
 import type { FileSystem } from './file-system.ts';
 import type { Logger } from './logger.ts';
+import { Memtable } from './memtable.ts';
 import {
   encodeEntry,
   memoryIdOf,
@@ -43,14 +44,6 @@ import { HnswIndex } from './vector/hnsw-index.ts';
 import type { DurableRecord, WalWriter } from './wal/wal-writer.ts';
 import type { IndexOp, WarmStore } from './warm/warm-store.ts';
 
-/** The newest version of a memory not yet in both the warm tier and the index; record undefined = deleted. */
-interface MemtableEntry {
-  lsn: number;
-  record: MemoryRecord | undefined;
-  vector: Float32Array | undefined;
-  durableAt: number;
-}
-
 export interface SpaceContext {
   id: SpaceId;
   dir: string;
@@ -63,7 +56,7 @@ const INDEX_CHUNK = 256;
 
 export class LocalSpace {
   readonly id: SpaceId;
-  private readonly memtable = new Map<string, MemtableEntry>();
+  private readonly memtable: Memtable;
   private readonly unapplied: Array<SequencedEntry & { durableAt: number }> = [];
   /** Writes queued in the log but not yet durable: their ids' liveness, for existence checks. */
   private readonly pendingIds = new Map<string, { lsn: number; live: boolean }>();
@@ -85,6 +78,7 @@ export class LocalSpace {
     private dimension: number | undefined,
   ) {
     this.id = ctx.id;
+    this.memtable = new Memtable((id) => warm.getRecord(id) !== undefined || warm.labelOf(id) !== undefined);
   }
 
   /** Opens and recovers the space; throws (and the registry quarantines) on corruption. */
@@ -198,6 +192,12 @@ export class LocalSpace {
   }
 
   private async append(entry: LogEntry): Promise<number> {
+    if (this.unapplied.length >= this.ctx.options.maxUnappliedRecords) {
+      throw new EngramError(
+        'ENG_WRITE_QUEUE_FULL',
+        `Space "${this.id}" has ${this.unapplied.length} records waiting for the warm tier and index (max_unapplied_records); retry later`,
+      );
+    }
     const id = memoryIdOf(entry);
     const promise = this.wal.append(recordTypeOf(entry), encodeEntry(entry), entry);
     const lsn = this.wal.lastAssignedLsn;
@@ -315,11 +315,11 @@ export class LocalSpace {
       );
     }
     const hits: RecallHit[] = [];
-    for (const entry of this.memtable.values()) {
+    for (const [, entry] of this.memtable.entriesView()) {
       if (entry.record && entry.vector)
         hits.push({ memory: entry.record, score: cosineSimilarity(vector, entry.vector) });
     }
-    for (const { label, score } of this.index?.search(vector, k + this.memtable.size) ?? []) {
+    for (const { label, score } of this.index?.search(vector, k + this.memtable.shadowCount) ?? []) {
       const id = this.warm.idOfLabel(label);
       if (id === undefined || this.memtable.has(id)) continue;
       const memory = this.warm.getRecord(id);
@@ -341,10 +341,10 @@ export class LocalSpace {
     if (after !== undefined && typeof after !== 'string')
       throw new EngramError('ENG_QUERY_INVALID', 'cursor must be a string');
     const page = new Map<string, MemoryRecord>();
-    for (const record of this.warm.range(after, limit + this.memtable.size)) {
+    for (const record of this.warm.range(after, limit + this.memtable.shadowCount)) {
       if (!this.memtable.has(record.id)) page.set(record.id, record);
     }
-    for (const [id, entry] of this.memtable) {
+    for (const [id, entry] of this.memtable.entriesView()) {
       if (entry.record && (after === undefined || id > after)) page.set(id, entry.record);
     }
     const ids = [...page.keys()].sort();
@@ -354,7 +354,11 @@ export class LocalSpace {
 
   stats(): SpaceStats {
     let memories = this.warm.count();
-    for (const [id, entry] of this.memtable) {
+    for (const [id, entry] of this.memtable.entriesView()) {
+      if (!entry.shadows) {
+        memories += entry.record ? 1 : 0;
+        continue;
+      }
       const inWarm = this.warm.getRecord(id) !== undefined;
       memories += (entry.record ? 1 : 0) - (inWarm ? 1 : 0);
     }
@@ -396,14 +400,16 @@ export class LocalSpace {
       while (this.unapplied.length > 0) {
         const batch = this.unapplied.slice(0, this.ctx.options.applyBatchRecords);
         const ops = await this.warm.apply(batch);
-        await this.applyToIndex(ops);
-        this.unapplied.splice(0, batch.length);
-        for (const { lsn, entry } of batch) {
+        for (const [position, { lsn, entry }] of batch.entries()) {
+          const op = ops[position];
+          if (op) this.applyToIndex(op);
           const id = memoryIdOf(entry);
-          if (id !== undefined && this.memtable.get(id)?.lsn === lsn) this.memtable.delete(id);
-          if (entry.kind === 'settings' && this.meta.dimension === null)
-            await this.persistDimension(entry.dimension);
+          if (id !== undefined) this.memtable.settle(id, lsn);
+          if (entry.kind === 'settings' && this.meta.dimension === null) await this.persistDimension(entry.dimension);
+          // Inserts are synchronous and cost ~1 ms each at 384 dimensions: let requests through between chunks.
+          if (position % INDEX_CHUNK === INDEX_CHUNK - 1) await yieldToEventLoop();
         }
+        this.unapplied.splice(0, batch.length);
         this.indexedLsn = batch.at(-1)!.lsn;
         this.appliedSinceSnapshot += batch.length;
         if (this.appliedSinceSnapshot >= this.ctx.options.indexSnapshotEveryRecords)
@@ -426,17 +432,12 @@ export class LocalSpace {
     }
   }
 
-  private async applyToIndex(ops: IndexOp[]): Promise<void> {
-    for (let i = 0; i < ops.length; i++) {
-      const op = ops[i]!;
-      if (!this.index) {
-        if (op.op === 'delete') continue;
-        this.index = HnswIndex.create(op.vector.length, this.hnswParams());
-      }
-      this.index.apply(op);
-      // Inserts are synchronous and cost ~1 ms each at 384 dimensions: let requests through between chunks.
-      if (i % INDEX_CHUNK === INDEX_CHUNK - 1) await yieldToEventLoop();
+  private applyToIndex(op: IndexOp): void {
+    if (!this.index) {
+      if (op.op === 'delete') return;
+      this.index = HnswIndex.create(op.vector.length, this.hnswParams());
     }
+    this.index.apply(op);
   }
 
   private hnswParams(): { m: number; efConstruction: number; efSearch: number } {

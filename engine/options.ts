@@ -25,6 +25,8 @@ export interface EngineOptions {
   groupCommitRecordsMax: number;
   /** Writes waiting for the log in one space before new writes are refused. */
   maxPendingWrites: number;
+  /** Durable records not yet applied to the warm tier and index before new writes are refused. */
+  maxUnappliedRecords: number;
   /** Records applied to the warm tier in one LMDB transaction. */
   applyBatchRecords: number;
   /** The vector index is snapshotted after this many applied records (and at close). */
@@ -52,6 +54,7 @@ export const ENGINE_DEFAULTS: Readonly<Omit<EngineOptions, 'dataRoot'>> = Object
   walRecordBytesMax: 4 * 1024 * 1024,
   groupCommitRecordsMax: 1024,
   maxPendingWrites: 10_000,
+  maxUnappliedRecords: 200_000,
   applyBatchRecords: 1000,
   indexSnapshotEveryRecords: 20_000,
   maxContentBytes: 64 * 1024,
@@ -73,6 +76,7 @@ const INTEGER_RANGES: Record<string, readonly [number, number]> = {
   walRecordBytesMax: [1024, 64 * 1024 * 1024],
   groupCommitRecordsMax: [1, 65_536],
   maxPendingWrites: [1, 10_000_000],
+  maxUnappliedRecords: [1, 100_000_000],
   applyBatchRecords: [1, 100_000],
   indexSnapshotEveryRecords: [1, 100_000_000],
   maxContentBytes: [1, 16 * 1024 * 1024],

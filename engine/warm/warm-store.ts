@@ -123,16 +123,16 @@ export class WarmStore {
   }
 
   /**
-   * Applies a batch of log entries in one transaction and returns the vector-index operations
-   * they imply (run by the caller once the transaction has committed). Entries at or below the
-   * applied LSN are skipped, which makes replay idempotent.
+   * Applies a batch of log entries in one transaction and returns, for each entry, the
+   * vector-index operation it implies (run by the caller once the transaction has committed).
+   * Entries at or below the applied LSN are skipped, which makes replay idempotent.
    */
-  async apply(batch: readonly SequencedEntry[]): Promise<IndexOp[]> {
-    const ops: IndexOp[] = [];
+  async apply(batch: readonly SequencedEntry[]): Promise<Array<IndexOp | undefined>> {
+    const ops: Array<IndexOp | undefined> = batch.map(() => undefined);
     await this.root.transaction(() => {
       let applied = this.appliedLsn();
       let nextLabel = this.nextLabel();
-      for (const { lsn, entry } of batch) {
+      for (const [position, { lsn, entry }] of batch.entries()) {
         if (lsn <= applied) continue;
         switch (entry.kind) {
           case 'put': {
@@ -146,10 +146,10 @@ export class WarmStore {
             void this.records.put(id, { ...entry.record, lsn });
             if (entry.vector) {
               void this.vectors.put(id, entry.vector);
-              ops.push({ op: 'upsert', label: label!, vector: entry.vector });
+              ops[position] = { op: 'upsert', label: label!, vector: entry.vector };
             } else {
               void this.vectors.remove(id);
-              if (label !== undefined) ops.push({ op: 'delete', label });
+              if (label !== undefined) ops[position] = { op: 'delete', label };
             }
             break;
           }
@@ -168,7 +168,7 @@ export class WarmStore {
             const label = this.labels.get(entry.id);
             void this.records.remove(entry.id);
             void this.vectors.remove(entry.id);
-            if (label !== undefined) ops.push({ op: 'delete', label });
+            if (label !== undefined) ops[position] = { op: 'delete', label };
             this.removeAssociations(entry.id);
             break;
           }
