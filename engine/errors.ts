@@ -75,6 +75,11 @@ export const ERROR_CATALOGUE = {
     category: 'invalid_argument',
     summary: 'A recall or list argument (k, limit, cursor) is out of range.',
   },
+  ENG_EMBEDDER_UNAVAILABLE: {
+    category: 'unavailable',
+    summary:
+      'The embedder could not produce vectors (unreachable, timed out, refused or answered nonsense); nothing was stored.',
+  },
   ENG_WRITE_QUEUE_FULL: {
     category: 'resource_exhausted',
     summary: 'The space has max_pending_writes writes waiting for the log; retry later.',

@@ -39,7 +39,7 @@ import type { EngineOptions } from './options.ts';
 import type { SpaceId } from './space-id.ts';
 import { readSpaceMeta, writeSpaceMeta, type SpaceMeta } from './space-meta.ts';
 import type { CallOptions, ListOptions, RecallOptions, SpaceStats } from './storage.ts';
-import { recoverSpace } from './space-recovery.ts';
+import { hnswParams, recoverSpace } from './space-recovery.ts';
 import { HnswIndex } from './vector/hnsw-index.ts';
 import type { DurableRecord, WalWriter } from './wal/wal-writer.ts';
 import type { IndexOp, WarmStore } from './warm/warm-store.ts';
@@ -78,7 +78,9 @@ export class LocalSpace {
     private dimension: number | undefined,
   ) {
     this.id = ctx.id;
-    this.memtable = new Memtable((id) => warm.getRecord(id) !== undefined || warm.labelOf(id) !== undefined);
+    this.memtable = new Memtable(
+      (id) => warm.getRecord(id) !== undefined || warm.labelOf(id) !== undefined,
+    );
   }
 
   /** Opens and recovers the space; throws (and the registry quarantines) on corruption. */
@@ -94,8 +96,13 @@ export class LocalSpace {
       recovered.snapshotLsn,
       recovered.dimension,
     );
-    for (const { lsn, entry } of recovered.tail) space.applyToMemtable(lsn, entry, Date.now());
-    space.wal = await recovered.openWriter((records) => space.onDurable(records));
+    try {
+      for (const { lsn, entry } of recovered.tail) space.applyToMemtable(lsn, entry, Date.now());
+      space.wal = await recovered.openWriter((records) => space.onDurable(records));
+    } catch (error) {
+      await recovered.warm.close();
+      throw error;
+    }
     space.scheduleApply();
     return space;
   }
@@ -319,7 +326,8 @@ export class LocalSpace {
       if (entry.record && entry.vector)
         hits.push({ memory: entry.record, score: cosineSimilarity(vector, entry.vector) });
     }
-    for (const { label, score } of this.index?.search(vector, k + this.memtable.shadowCount) ?? []) {
+    for (const { label, score } of this.index?.search(vector, k + this.memtable.shadowCount) ??
+      []) {
       const id = this.warm.idOfLabel(label);
       if (id === undefined || this.memtable.has(id)) continue;
       const memory = this.warm.getRecord(id);
@@ -405,7 +413,8 @@ export class LocalSpace {
           if (op) this.applyToIndex(op);
           const id = memoryIdOf(entry);
           if (id !== undefined) this.memtable.settle(id, lsn);
-          if (entry.kind === 'settings' && this.meta.dimension === null) await this.persistDimension(entry.dimension);
+          if (entry.kind === 'settings' && this.meta.dimension === null)
+            await this.persistDimension(entry.dimension);
           // Inserts are synchronous and cost ~1 ms each at 384 dimensions: let requests through between chunks.
           if (position % INDEX_CHUNK === INDEX_CHUNK - 1) await yieldToEventLoop();
         }
@@ -435,18 +444,9 @@ export class LocalSpace {
   private applyToIndex(op: IndexOp): void {
     if (!this.index) {
       if (op.op === 'delete') return;
-      this.index = HnswIndex.create(op.vector.length, this.hnswParams());
+      this.index = HnswIndex.create(op.vector.length, hnswParams(this.ctx.options));
     }
     this.index.apply(op);
-  }
-
-  private hnswParams(): { m: number; efConstruction: number; efSearch: number } {
-    const {
-      hnswM: m,
-      hnswEfConstruction: efConstruction,
-      hnswEfSearch: efSearch,
-    } = this.ctx.options;
-    return { m, efConstruction, efSearch };
   }
 
   private async persistDimension(dimension: number): Promise<void> {

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { DataRootLock } from './data-root-lock.ts';
-import { EngramError } from './errors.ts';
+import { EngramError, ioError, isEngramError } from './errors.ts';
 import { nodeFileSystem, type FileSystem } from './file-system.ts';
 import { SILENT_LOGGER, type Logger } from './logger.ts';
 import { LocalSpace } from './local-space.ts';
@@ -267,10 +267,15 @@ export class Registry implements StorageEngine {
     }
   }
 
+  /**
+   * Opens (recovers) a space. Damage (category data_loss: a corrupt log, an unreadable LMDB or
+   * space.json) quarantines it; any other failure (an I/O error, say) leaves it closed and fails
+   * the calls waiting for it, so the next call tries again.
+   */
   private beginOpen(slot: Slot): void {
     slot.state = 'opening';
     const logger = this.logger.child({ space: slot.id });
-    slot.transition = LocalSpace.open({
+    const opened = LocalSpace.open({
       id: slot.id,
       dir: this.spaceDir(slot.id),
       options: this.options,
@@ -284,11 +289,19 @@ export class Registry implements StorageEngine {
         this.evictIdle();
       },
       (error: unknown) => {
-        slot.state = 'quarantined';
-        slot.reason = error instanceof Error ? error.message : String(error);
-        this.logger.error({ space: slot.id, err: error }, 'space quarantined: recovery failed');
+        if (isEngramError(error) && error.category === 'data_loss') {
+          slot.state = 'quarantined';
+          slot.reason = error.message;
+          this.logger.error({ space: slot.id, err: error }, 'space quarantined: recovery failed');
+          return;
+        }
+        slot.state = 'closed';
+        this.logger.error({ space: slot.id, err: error }, 'opening space failed');
+        throw isEngramError(error) ? error : ioError(`Cannot open space "${slot.id}"`, error);
       },
     );
+    opened.catch(() => undefined); // waiters see the error; nobody waiting is not a crash
+    slot.transition = opened;
   }
 
   private beginClose(slot: Slot): Promise<void> {
@@ -380,7 +393,7 @@ export class Registry implements StorageEngine {
     const previous = slot.transition;
     slot.state = 'deleting';
     slot.transition = (async () => {
-      await previous;
+      await previous?.catch(() => undefined);
       while (slot.refs > 0) await Promise.allSettled([...this.inflight]);
       if (slot.space)
         await slot.space
@@ -393,7 +406,9 @@ export class Registry implements StorageEngine {
       await this.fs.mkdir(trash);
       const target = join(trash, `${id}-${Date.now()}-${randomBytes(4).toString('hex')}`);
       await this.fs.rename(this.spaceDir(id), target);
+      // Both directory entries change: the space's name leaves the data root, a new one enters .trash.
       await this.fs.fsyncDir(this.options.dataRoot);
+      await this.fs.fsyncDir(trash);
       this.slots.delete(id);
       this.track(this.fs.rm(target));
       this.logger.info({ component: 'registry', space: id }, 'space deleted');
@@ -413,7 +428,9 @@ export class Registry implements StorageEngine {
     if (this.closed) return;
     this.closed = true;
     await Promise.allSettled([...this.inflight]);
-    await Promise.allSettled([...this.slots.values()].map((slot) => slot.transition ?? Promise.resolve()));
+    await Promise.allSettled(
+      [...this.slots.values()].map((slot) => slot.transition ?? Promise.resolve()),
+    );
     await Promise.allSettled(
       [...this.slots.values()]
         .filter((slot) => slot.state === 'open')

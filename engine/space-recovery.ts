@@ -10,7 +10,7 @@ import { EngramError } from './errors.ts';
 import { decodeEntry, type LogEntry, type SequencedEntry } from './log-entry.ts';
 import type { SpaceContext } from './local-space.ts';
 import type { SpaceMeta } from './space-meta.ts';
-import { HnswIndex } from './vector/hnsw-index.ts';
+import { HnswIndex, INDEX_MANIFEST, type HnswParams } from './vector/hnsw-index.ts';
 import { scanWal } from './wal/wal-reader.ts';
 import { WalWriter, type DurableRecord } from './wal/wal-writer.ts';
 import { WarmStore } from './warm/warm-store.ts';
@@ -35,11 +35,7 @@ export async function recoverSpace(ctx: SpaceContext, meta: SpaceMeta): Promise<
   try {
     const appliedLsn = warm.appliedLsn();
     let dimension = warm.dimension() ?? meta.dimension ?? undefined;
-    const params = {
-      m: options.hnswM,
-      efConstruction: options.hnswEfConstruction,
-      efSearch: options.hnswEfSearch,
-    };
+    const params = hnswParams(options);
 
     let index: HnswIndex | undefined;
     // indexBase: the LSN the in-memory index reflects before replay. snapshotLsn: what the
@@ -57,19 +53,7 @@ export async function recoverSpace(ctx: SpaceContext, meta: SpaceMeta): Promise<
         const reason = loaded.ok
           ? `snapshot LSN ${loaded.lsn} is ahead of the warm tier (${appliedLsn})`
           : loaded.reason;
-        const rebuildStarted = performance.now();
-        index = HnswIndex.create(dimension, params);
-        let inserted = 0;
-        for (const { label, vector } of warm.vectorsWithLabels()) {
-          index.apply({ op: 'upsert', label, vector });
-          inserted += 1;
-        }
-        if (inserted > 0 || reason !== 'no snapshot') {
-          logger.warn(
-            { space: ctx.id, reason, inserted, ms: Math.round(performance.now() - rebuildStarted) },
-            'vector index rebuilt from the warm tier',
-          );
-        }
+        index = rebuildIndex(ctx, warm, dimension, reason);
       }
     }
 
@@ -77,14 +61,12 @@ export async function recoverSpace(ctx: SpaceContext, meta: SpaceMeta): Promise<
       fromLsn: indexBase,
       payloadBytesMax: options.walRecordBytesMax,
     });
-    const first = scan.records[0];
-    if (first && first.lsn !== indexBase + 1) {
+    const first = scan.records[0]?.lsn ?? scan.segments[0]?.firstLsn;
+    if (first !== undefined && first > indexBase + 1) {
       throw new EngramError(
         'ENG_WAL_CORRUPT',
-        `Log of space "${ctx.id}" starts at LSN ${first.lsn} but the checkpoint needs LSN ${indexBase + 1}`,
-        {
-          details: { first: first.lsn, needed: indexBase + 1 },
-        },
+        `Log of space "${ctx.id}" starts at LSN ${first} but the checkpoint needs LSN ${indexBase + 1}`,
+        { details: { first, needed: indexBase + 1 } },
       );
     }
     const tail: SequencedEntry[] = [];
@@ -111,6 +93,27 @@ export async function recoverSpace(ctx: SpaceContext, meta: SpaceMeta): Promise<
     }
     if (scan.tornTail) {
       logger.warn({ space: ctx.id, ...scan.tornTail }, 'torn log tail truncated');
+    }
+    let segments = scan.segments;
+    if (scan.lastLsn < appliedLsn) {
+      // The log lost records the warm tier had already applied (a power loss in interval or none
+      // mode, or damage to an applied last record). The warm tier is ahead and authoritative:
+      // drop the snapshot (it may need records the log no longer has), drop the old segments
+      // (everything in them is applied) and restart the log above the warm tier, so LSNs stay
+      // contiguous. The snapshot goes first: a crash in between leaves a rebuildable state.
+      logger.warn(
+        { space: ctx.id, logLsn: scan.lastLsn, appliedLsn },
+        'log ends below the warm tier; restarting it above the warm tier and rebuilding the index',
+      );
+      await fs.unlink(join(ctx.dir, 'index', INDEX_MANIFEST)).catch(ignoreMissing);
+      for (const segment of segments) await fs.unlink(segment.path);
+      await fs.fsyncDir(walDir);
+      segments = [];
+      index =
+        dimension === undefined
+          ? undefined
+          : rebuildIndex(ctx, warm, dimension, 'log ends below the warm tier');
+      snapshotLsn = 0;
     }
     const lastLsn = Math.max(scan.lastLsn, appliedLsn);
     const ms = Math.round(performance.now() - started);
@@ -140,7 +143,7 @@ export async function recoverSpace(ctx: SpaceContext, meta: SpaceMeta): Promise<
             pendingRecordsMax: options.maxPendingWrites,
           },
           onDurable,
-          { segments: scan.segments, nextLsn: lastLsn + 1 },
+          { segments, nextLsn: lastLsn + 1 },
         ),
     };
   } catch (error) {
@@ -153,7 +156,7 @@ function catchUpIndex(
   index: HnswIndex | undefined,
   entry: LogEntry,
   warm: WarmStore,
-  params: { m: number; efConstruction: number; efSearch: number },
+  params: HnswParams,
 ): HnswIndex | undefined {
   if (entry.kind !== 'put' && entry.kind !== 'delete') return index;
   const id = entry.kind === 'put' ? entry.record.id : entry.id;
@@ -166,4 +169,40 @@ function catchUpIndex(
   }
   index?.apply({ op: 'delete', label });
   return index;
+}
+
+function ignoreMissing(error: unknown): void {
+  if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+}
+
+/** Builds the index from every live vector in the warm tier. */
+function rebuildIndex(
+  ctx: SpaceContext,
+  warm: WarmStore,
+  dimension: number,
+  reason: string,
+): HnswIndex {
+  const { options } = ctx;
+  const started = performance.now();
+  const index = HnswIndex.create(dimension, hnswParams(options));
+  let inserted = 0;
+  for (const { label, vector } of warm.vectorsWithLabels()) {
+    index.apply({ op: 'upsert', label, vector });
+    inserted += 1;
+  }
+  if (inserted > 0 || reason !== 'no snapshot') {
+    ctx.logger.warn(
+      { space: ctx.id, reason, inserted, ms: Math.round(performance.now() - started) },
+      'vector index rebuilt from the warm tier',
+    );
+  }
+  return index;
+}
+
+export function hnswParams(options: SpaceContext['options']): HnswParams {
+  return {
+    m: options.hnswM,
+    efConstruction: options.hnswEfConstruction,
+    efSearch: options.hnswEfSearch,
+  };
 }

@@ -13,7 +13,8 @@ import { writeFileAtomic } from '../file-system.ts';
 import type { IndexOp } from '../warm/warm-store.ts';
 
 export const INDEX_FORMAT_VERSION = 1;
-const MANIFEST = 'snapshot.json';
+export const INDEX_MANIFEST = 'snapshot.json';
+const MANIFEST = INDEX_MANIFEST;
 const INITIAL_CAPACITY = 1024;
 
 export interface HnswParams {
@@ -87,7 +88,11 @@ export class HnswIndex {
       return { ok: false, reason: 'snapshot fails its checksum' };
     }
     const native = new hnswlib.HierarchicalNSW('cosine', dimension);
-    native.readIndexSync(path);
+    try {
+      native.readIndexSync(path);
+    } catch (error) {
+      return { ok: false, reason: `hnswlib cannot read the snapshot: ${(error as Error).message}` };
+    }
     native.setEf(params.efSearch);
     return { ok: true, index: new HnswIndex(native, dimension, params), lsn: manifest.lsn };
   }

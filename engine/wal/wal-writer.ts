@@ -103,6 +103,9 @@ export class WalWriter<T> {
       return new WalWriter(fs, walDir, options, onDurable, file, segments, scanned.nextLsn);
     }
     const file = await fs.openWritable(last.path);
+    // The segment may have been created by a rotation whose directory fsync failed or was cut
+    // short by a crash: make its directory entry durable before acknowledging anything in it.
+    await fs.fsyncDir(walDir);
     return new WalWriter(fs, walDir, options, onDurable, file, segments, scanned.nextLsn);
   }
 
@@ -184,7 +187,17 @@ export class WalWriter<T> {
         start,
       );
       if (!ok) break;
-      this.onDurable(group.map((p) => p.record));
+      try {
+        this.onDurable(group.map((p) => p.record));
+      } catch (cause) {
+        // The records are durable, so they are acknowledged; but the in-memory state that
+        // follows the log may now be behind it, so the space must reopen (and replay) first.
+        this.failure = new EngramError(
+          'ENG_INTERNAL',
+          `Applying durable records in memory failed: ${(cause as Error).message}`,
+          { cause },
+        );
+      }
       for (const p of group) p.resolve();
       if (segment.bytes >= this.options.segmentBytesMax) {
         await this.guard(() => this.rotate(), []);

@@ -4,6 +4,8 @@
  * applied in batches, each batch one LMDB transaction that also moves the applied-LSN marker,
  * so the marker can never claim an entry whose effects are missing (or the reverse).
  */
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { EngramError } from '../errors.ts';
 import type { SequencedEntry } from '../log-entry.ts';
@@ -14,6 +16,45 @@ export type IndexOp =
   { op: 'upsert'; label: number; vector: Float32Array } | { op: 'delete'; label: number };
 
 const ENCODER = { moreTypes: true } as const;
+const PAGE_BYTES = 16384;
+const LMDB_META_MAGIC = 0xbeefc0de;
+const LMDB_DATA_VERSION = 2;
+const P_META = 0x08;
+
+/**
+ * lmdb (3.5) crashes the whole process (SIGSEGV) when it opens a data file whose meta pages
+ * are damaged, before any error can be caught. Check both meta pages ourselves first, so a bad
+ * sector quarantines one space instead of killing the server. Damage deeper in the B-tree is
+ * not caught here; LMDB has no page checksums.
+ */
+function checkMetaPages(path: string): void {
+  const file = join(path, 'data.mdb');
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch {
+    return; // no data file yet: LMDB creates a fresh one
+  }
+  const fd = openSync(file, 'r');
+  try {
+    if (size < 2 * PAGE_BYTES)
+      throw new Error(`data.mdb is ${size} bytes, shorter than its two meta pages`);
+    const page = Buffer.alloc(32);
+    for (const offset of [0, PAGE_BYTES]) {
+      readSync(fd, page, 0, 32, offset);
+      const flags = page.readUInt16LE(18);
+      if (
+        !(flags & P_META) ||
+        page.readUInt32LE(24) !== LMDB_META_MAGIC ||
+        page.readUInt32LE(28) !== LMDB_DATA_VERSION
+      ) {
+        throw new Error(`data.mdb meta page at offset ${offset} is damaged`);
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
 
 export class WarmStore {
   private constructor(
@@ -29,9 +70,16 @@ export class WarmStore {
 
   static open(path: string): WarmStore {
     try {
+      checkMetaPages(path);
       // 16 KiB pages: records of ~2 KB waste ~45% of 4 KiB pages (measured 392 -> 224 MB per 100k).
       // moreTypes: without it msgpackr silently turns Float32Array vectors into something else.
-      const root = open({ path, pageSize: 16384, maxDbs: 8, compression: false, encoder: ENCODER });
+      const root = open({
+        path,
+        pageSize: PAGE_BYTES,
+        maxDbs: 8,
+        compression: false,
+        encoder: ENCODER,
+      });
       const db = <V, K extends string | number = string>(name: string, keyEncoding?: 'uint32') =>
         // `encoder` is honoured per database but missing from lmdb's DatabaseOptions type.
         root.openDB<V, K>({ name, encoder: ENCODER, ...(keyEncoding ? { keyEncoding } : {}) } as {

@@ -10,13 +10,18 @@ test('every error code is documented in docs/errors.md with its category', () =>
   for (const [code, { category }] of Object.entries(ERROR_CATALOGUE)) {
     const row = docs.split('\n').find((line) => line.startsWith(`| \`${code}\` |`));
     assert.ok(row, `${code} is missing from docs/errors.md`);
-    assert.match(row, new RegExp(`\\| ${category} \\|`), `${code} is documented with another category`);
+    assert.match(
+      row,
+      new RegExp(`\\| ${category} \\|`),
+      `${code} is documented with another category`,
+    );
   }
 });
 
 test('docs/errors.md documents no code the engine does not have', () => {
   const documented = [...docs.matchAll(/^\| `(ENG_[A-Z_]+)` \|/gm)].map((m) => m[1]);
-  for (const code of documented) assert.ok(code! in ERROR_CATALOGUE, `${code} is documented but not in the catalogue`);
+  for (const code of documented)
+    assert.ok(code! in ERROR_CATALOGUE, `${code} is documented but not in the catalogue`);
 });
 
 test('every category maps to an HTTP status and a gRPC status', () => {
@@ -28,9 +33,19 @@ test('every category maps to an HTTP status and a gRPC status', () => {
 });
 
 test('an engine error keeps its code over HTTP; any other error is internal with its message hidden', () => {
-  const mapped = toHttpError(new EngramError('ENG_VECTOR_DIM_MISMATCH', 'vector has 3 dimensions, space expects 4', { details: { got: 3 } }));
+  const mapped = toHttpError(
+    new EngramError('ENG_VECTOR_DIM_MISMATCH', 'vector has 3 dimensions, space expects 4', {
+      details: { got: 3 },
+    }),
+  );
   assert.equal(mapped.status, 400);
-  assert.deepEqual(mapped.body, { error: { code: 'ENG_VECTOR_DIM_MISMATCH', message: 'vector has 3 dimensions, space expects 4', details: { got: 3 } } });
+  assert.deepEqual(mapped.body, {
+    error: {
+      code: 'ENG_VECTOR_DIM_MISMATCH',
+      message: 'vector has 3 dimensions, space expects 4',
+      details: { got: 3 },
+    },
+  });
   const hidden = toHttpError(new Error('secret path /etc/shadow'));
   assert.equal(hidden.status, 500);
   assert.equal(hidden.body.error.code, 'ENG_INTERNAL');

@@ -16,9 +16,13 @@ test('defaults apply, ~ expands, and the result is frozen', () => {
 test('unknown keys are rejected, with a hint for a renamed one', () => {
   assert.throws(
     () => validateEngineOptions({ data_root: '/tmp/x' } as never),
-    (error: unknown) => isEngramError(error, 'ENG_OPTIONS_INVALID') && /did you mean "dataRoot"/.test(error.message),
+    (error: unknown) =>
+      isEngramError(error, 'ENG_OPTIONS_INVALID') && /did you mean "dataRoot"/.test(error.message),
   );
-  assert.throws(() => validateEngineOptions({ nonsense: 1 } as never), /Unknown engine option "nonsense"/);
+  assert.throws(
+    () => validateEngineOptions({ nonsense: 1 } as never),
+    /Unknown engine option "nonsense"/,
+  );
 });
 
 test('every integer limit is checked at its boundaries', () => {

@@ -9,11 +9,27 @@ test('a valid space id is trimmed and accepted', () => {
 });
 
 test('invalid space ids fail with ENG_SPACE_ID_INVALID naming the rule', () => {
-  const bad: unknown[] = ['ab', 'a'.repeat(65), 'Notes', '../etc', 'a/b', 'a\u0000bc', 'nоtes' /* Cyrillic o */, '', 'with space', 'a'.repeat(10_000), 42, null, undefined];
+  const bad: unknown[] = [
+    'ab',
+    'a'.repeat(65),
+    'Notes',
+    '../etc',
+    'a/b',
+    'a\u0000bc',
+    'nоtes' /* Cyrillic o */,
+    '',
+    'with space',
+    'a'.repeat(10_000),
+    42,
+    null,
+    undefined,
+  ];
   for (const id of bad) {
     assert.throws(
       () => parseSpaceId(id),
-      (error: unknown) => isEngramError(error, 'ENG_SPACE_ID_INVALID') && /3-64 characters of a-z, 0-9/.test(error.message),
+      (error: unknown) =>
+        isEngramError(error, 'ENG_SPACE_ID_INVALID') &&
+        /3-64 characters of a-z, 0-9/.test(error.message),
       `accepted ${JSON.stringify(id)}`,
     );
   }

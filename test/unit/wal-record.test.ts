@@ -23,7 +23,11 @@ test('a record decodes to the type, LSN and payload it was encoded with', () => 
 });
 
 test('every single-bit flip in header or payload is detected', () => {
-  const bytes = encodeRecord(RECORD_TYPES.memoryUpdate, 7, payloadCodec.pack({ kind: 'x', n: [1, 2, 3] }));
+  const bytes = encodeRecord(
+    RECORD_TYPES.memoryUpdate,
+    7,
+    payloadCodec.pack({ kind: 'x', n: [1, 2, 3] }),
+  );
   for (let bit = 0; bit < bytes.length * 8; bit++) {
     const flipped = Buffer.from(bytes);
     flipped[bit >> 3]! ^= 1 << (bit & 7);
@@ -59,5 +63,8 @@ test('a Float32Array round-trips bit for bit through the payload codec', () => {
   const vector = new Float32Array([0.1, -2.5, 1e-38, 3.4e38, Math.PI, -0]);
   const back = payloadCodec.unpack(payloadCodec.pack({ vector })) as { vector: unknown };
   assert.ok(back.vector instanceof Float32Array);
-  assert.deepEqual(Buffer.from(back.vector.buffer, back.vector.byteOffset, back.vector.byteLength), Buffer.from(vector.buffer));
+  assert.deepEqual(
+    Buffer.from(back.vector.buffer, back.vector.byteOffset, back.vector.byteLength),
+    Buffer.from(vector.buffer),
+  );
 });

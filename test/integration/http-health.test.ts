@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Registry } from '../../engine/index.ts';
+import { buildHttpApp } from '../../server/http-app.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+
+test('liveness and readiness answer with what the registry discovered', async () => {
+  const dataRoot = await tempDir();
+  const seed = await Registry.open({ dataRoot });
+  await seed.createSpace('alpha');
+  await seed.createSpace('beta');
+  await seed.close();
+
+  const registry = await Registry.open({ dataRoot });
+  const app = buildHttpApp({ registry, logger: false });
+  try {
+    const live = await app.inject({ method: 'GET', url: '/health' });
+    assert.equal(live.statusCode, 200);
+    assert.deepEqual(live.json(), { status: 'ok' });
+    const ready = await app.inject({ method: 'GET', url: '/health/ready' });
+    assert.equal(ready.statusCode, 200);
+    assert.deepEqual(ready.json(), { status: 'ready', spaces: 2, skipped: 0 });
+  } finally {
+    await app.close();
+    await registry.close();
+  }
+});
+
+test('memory routes not built yet answer 501 ENG_NOT_IMPLEMENTED, never a fake success', async () => {
+  const registry = await Registry.open({ dataRoot: await tempDir() });
+  const app = buildHttpApp({ registry, logger: false });
+  try {
+    for (const [method, url] of [
+      ['POST', '/api/v1/memories/remember'],
+      ['GET', '/api/v1/memories/recall?query=x'],
+      ['GET', '/api/v1/spaces'],
+    ] as const) {
+      const response = await app.inject({ method, url, headers: { 'x-memory-space': 'alpha' } });
+      assert.equal(response.statusCode, 501, `${method} ${url}`);
+      assert.equal(response.json<{ error: { code: string } }>().error.code, 'ENG_NOT_IMPLEMENTED');
+    }
+  } finally {
+    await app.close();
+    await registry.close();
+  }
+});
