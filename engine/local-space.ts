@@ -290,13 +290,16 @@ export class LocalSpace {
   associations(id: string): Array<{ to: string; weight: number }> {
     validateMemoryId(id, this.ctx.options);
     if (!this.currentRecord(id)) throw this.notFound(id);
-    const pending = new Map<string, number>();
+    // Start from the warm tier and replay the not-yet-applied log entries over it with the
+    // warm tier's own rules (a delete drops every link to and from the memory). Replaying an
+    // entry the warm tier already holds changes nothing.
+    const links = new Map(this.warm.associationsOf(id).map(({ to, weight }) => [to, weight]));
     for (const { entry } of this.unapplied) {
-      if (entry.kind === 'association' && entry.from === id) pending.set(entry.to, entry.weight);
+      if (entry.kind === 'association' && entry.from === id) links.set(entry.to, entry.weight);
+      else if (entry.kind === 'delete' && entry.id === id) links.clear();
+      else if (entry.kind === 'delete') links.delete(entry.id);
     }
-    const out = this.warm.associationsOf(id).filter(({ to }) => !pending.has(to));
-    for (const [to, weight] of pending) out.push({ to, weight });
-    return out.filter(({ to }) => this.currentRecord(to) !== undefined);
+    return [...links].map(([to, weight]) => ({ to, weight }));
   }
 
   /**
@@ -349,7 +352,7 @@ export class LocalSpace {
     if (after !== undefined && typeof after !== 'string')
       throw new EngramError('ENG_QUERY_INVALID', 'cursor must be a string');
     const page = new Map<string, MemoryRecord>();
-    for (const record of this.warm.range(after, limit + this.memtable.shadowCount)) {
+    for (const record of this.warm.range(after, limit + this.memtable.shadowCount + 1)) {
       if (!this.memtable.has(record.id)) page.set(record.id, record);
     }
     for (const [id, entry] of this.memtable.entriesView()) {
@@ -363,10 +366,7 @@ export class LocalSpace {
   stats(): SpaceStats {
     let memories = this.warm.count();
     for (const [id, entry] of this.memtable.entriesView()) {
-      if (!entry.shadows) {
-        memories += entry.record ? 1 : 0;
-        continue;
-      }
+      // The warm tier may hold an older version, or (between its commit and settle()) this one.
       const inWarm = this.warm.getRecord(id) !== undefined;
       memories += (entry.record ? 1 : 0) - (inWarm ? 1 : 0);
     }

@@ -115,14 +115,14 @@ export class HnswIndex {
       this.native.resizeIndex(this.native.getMaxElements() * 2);
     }
     // addPoint on an existing label replaces its vector and clears a delete mark.
-    this.native.addPoint(Array.from(op.vector), op.label);
+    this.native.addPoint(unitArray(op.vector), op.label);
   }
 
   search(vector: Float32Array, k: number): Array<{ label: number; score: number }> {
     if (this.size === 0 || k <= 0) return [];
     this.native.setEf(Math.max(this.params.efSearch, k));
     const { neighbors, distances } = this.native.searchKnn(
-      Array.from(vector),
+      unitArray(vector),
       Math.min(k, this.size),
     );
     return neighbors.map((label, i) => ({ label, score: 1 - distances[i]! }));
@@ -157,4 +157,16 @@ export class HnswIndex {
       }
     }
   }
+}
+
+/**
+ * hnswlib normalises in single precision, where the squared length of [3e38, 0, 3e38]
+ * overflows and that of [1e-44, 1e-44] underflows: the stored point becomes zeros or stays
+ * unnormalised and scores 0. Normalising here in double precision sidesteps both.
+ */
+function unitArray(vector: Float32Array): number[] {
+  let norm = 0;
+  for (const v of vector) norm += v * v;
+  const scale = 1 / Math.sqrt(norm);
+  return Array.from(vector, (v) => v * scale);
 }
