@@ -63,6 +63,11 @@ export const ERROR_CATALOGUE = {
     category: 'invalid_argument',
     summary: 'Metadata is not a plain JSON object or is larger than max_metadata_bytes.',
   },
+  ENG_FIELD_INVALID: {
+    category: 'invalid_argument',
+    summary:
+      'A memory field (confidence, memory_type, tags, a time, an episode part) is out of range.',
+  },
   ENG_VECTOR_INVALID: {
     category: 'invalid_argument',
     summary: 'A vector is empty, too long, holds a non-finite number or has zero length.',
@@ -74,6 +79,10 @@ export const ERROR_CATALOGUE = {
   ENG_QUERY_INVALID: {
     category: 'invalid_argument',
     summary: 'A recall or list argument (k, limit, cursor) is out of range.',
+  },
+  ENG_EMBEDDER_MISSING: {
+    category: 'failed_precondition',
+    summary: 'The space has no embedder, so text cannot be turned into a vector; send a vector.',
   },
   ENG_EMBEDDER_UNAVAILABLE: {
     category: 'unavailable',

@@ -14,6 +14,8 @@ import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { EngramError } from './errors.ts';
 import type { FileSystem } from './file-system.ts';
+import type { Embedder } from './embed/embedder.ts';
+import type { EmbedderCatalog } from './embed/embedder-catalog.ts';
 import type { Logger } from './logger.ts';
 import { Memtable } from './memtable.ts';
 import {
@@ -23,6 +25,16 @@ import {
   type LogEntry,
   type SequencedEntry,
 } from './log-entry.ts';
+import {
+  DEFAULT_CONFIDENCE,
+  episodeText,
+  validateConfidence,
+  validateEpisode,
+  validateMemoryType,
+  validatePatch,
+  validateTags,
+  validateTime,
+} from './memory-fields.ts';
 import {
   cosineSimilarity,
   validateContent,
@@ -38,7 +50,14 @@ import {
 import type { EngineOptions } from './options.ts';
 import type { SpaceId } from './space-id.ts';
 import { readSpaceMeta, writeSpaceMeta, type SpaceMeta } from './space-meta.ts';
-import type { CallOptions, ListOptions, RecallOptions, SpaceStats } from './storage.ts';
+import type {
+  CallOptions,
+  ForgetOptions,
+  ListOptions,
+  RecallOptions,
+  SpaceStats,
+} from './storage.ts';
+import { checkRecallOptions } from './recall-options.ts';
 import { hnswParams, recoverSpace } from './space-recovery.ts';
 import { HnswIndex } from './vector/hnsw-index.ts';
 import type { DurableRecord, WalWriter } from './wal/wal-writer.ts';
@@ -50,6 +69,7 @@ export interface SpaceContext {
   options: Readonly<EngineOptions>;
   fs: FileSystem;
   logger: Logger;
+  embedders: EmbedderCatalog;
 }
 
 const INDEX_CHUNK = 256;
@@ -66,6 +86,8 @@ export class LocalSpace {
   private retryTimer: NodeJS.Timeout | undefined;
   private appliedSinceSnapshot = 0;
   private closed = false;
+  /** The space's embedder, or why there is none usable on this server. */
+  private embedder: Embedder | EngramError;
 
   private constructor(
     private readonly ctx: SpaceContext,
@@ -78,6 +100,7 @@ export class LocalSpace {
     private dimension: number | undefined,
   ) {
     this.id = ctx.id;
+    this.embedder = resolveEmbedder(ctx, meta);
     this.memtable = new Memtable(
       (id) => warm.getRecord(id) !== undefined || warm.labelOf(id) !== undefined,
     );
@@ -118,31 +141,52 @@ export class LocalSpace {
       );
     }
     const id = input.id === undefined ? randomUUID() : validateMemoryId(input.id, limits);
-    const content = validateContent(input.content, limits);
+    const episode =
+      input.episode === undefined ? undefined : validateEpisode(input.episode, limits);
+    const content = validateContent(
+      input.content ?? (episode ? episodeText(episode) : undefined),
+      limits,
+    );
     const metadata = validateMetadata(input.metadata, limits);
-    const vector = input.vector === undefined ? null : validateVector(input.vector, limits);
-    this.checkCall(options);
-    if (vector) this.fixDimension(vector.length);
+    const vector =
+      input.vector !== undefined
+        ? validateVector(input.vector, limits)
+        : this.embedder instanceof EngramError && this.embedder.code === 'ENG_EMBEDDER_MISSING'
+          ? null // a space without an embedder stores text-only memories (not recallable by vector)
+          : await this.embed(content, options);
     const now = Date.now();
-    const record = {
+    const record: Omit<MemoryRecord, 'lsn'> = {
       id,
       content,
       metadata,
+      confidence:
+        input.confidence === undefined ? DEFAULT_CONFIDENCE : validateConfidence(input.confidence),
+      memoryType:
+        input.memoryType === undefined
+          ? episode
+            ? 'episodic'
+            : 'semantic'
+          : validateMemoryType(input.memoryType),
+      tags: input.tags === undefined ? [] : validateTags(input.tags),
+      observedAt:
+        input.observedAt === undefined
+          ? (episode?.when ?? now)
+          : validateTime(input.observedAt, 'observed_at'),
+      suppressed: false,
+      ...(episode ? { episode } : {}),
       storedAt: now,
       updatedAt: now,
       hasVector: vector !== null,
     };
+    this.checkCall(options);
+    if (vector) this.fixDimension(vector.length);
     const lsn = await this.append({ kind: 'put', record, vector });
     return { ...record, lsn };
   }
 
   async update(id: string, patch: MemoryPatch, options: CallOptions = {}): Promise<MemoryRecord> {
     validateMemoryId(id, this.ctx.options);
-    const clean: MemoryPatch = {};
-    if (patch.content !== undefined)
-      clean.content = validateContent(patch.content, this.ctx.options);
-    if (patch.metadata !== undefined)
-      clean.metadata = validateMetadata(patch.metadata, this.ctx.options);
+    const clean = validatePatch(patch, this.ctx.options);
     this.checkCall(options);
     if (!this.existsForWrite(id)) throw this.notFound(id);
     await this.append({ kind: 'update', id, patch: clean, updatedAt: Date.now() });
@@ -151,12 +195,45 @@ export class LocalSpace {
     return current;
   }
 
-  async forget(id: string, options: CallOptions = {}): Promise<boolean> {
+  async forget(id: string, options: ForgetOptions = {}): Promise<boolean> {
     validateMemoryId(id, this.ctx.options);
+    const mode = options.mode ?? 'delete';
+    if (mode !== 'delete' && mode !== 'suppress') {
+      throw new EngramError(
+        'ENG_QUERY_INVALID',
+        `forget mode must be "delete" or "suppress", got ${JSON.stringify(mode)}`,
+      );
+    }
     this.checkCall(options);
     if (!this.existsForWrite(id)) return false;
-    await this.append({ kind: 'delete', id });
+    if (mode === 'suppress') {
+      await this.append({ kind: 'update', id, patch: { suppressed: true }, updatedAt: Date.now() });
+    } else {
+      await this.append({ kind: 'delete', id });
+    }
     return true;
+  }
+
+  /** One text through the space's embedder; a failure fails the call, never a fallback vector. */
+  private async embed(text: string, options: CallOptions): Promise<Float32Array> {
+    if (this.embedder instanceof EngramError) throw this.embedder;
+    const embedder = this.embedder;
+    const [vector] = await embedder
+      .embed([text], options.signal ? { signal: options.signal } : {})
+      .catch((cause: unknown) => {
+        if (cause instanceof EngramError) throw cause;
+        throw new EngramError(
+          'ENG_EMBEDDER_UNAVAILABLE',
+          `Embedder ${embedder.name} failed: ${(cause as Error).message}`,
+          { cause },
+        );
+      });
+    if (!vector)
+      throw new EngramError(
+        'ENG_EMBEDDER_UNAVAILABLE',
+        `Embedder ${this.embedder.name} returned no vector`,
+      );
+    return validateVector(vector, this.ctx.options);
   }
 
   async associate(
@@ -306,16 +383,19 @@ export class LocalSpace {
    * Exact scan of the memtable (the not-yet-indexed tail) plus an HNSW search of the rest.
    * A memtable entry always wins over what the index returns for the same id.
    */
-  recall(query: Float32Array | readonly number[], options: RecallOptions): RecallHit[] {
-    const { k } = options;
-    if (!Number.isInteger(k) || k < 1 || k > this.ctx.options.maxK) {
-      throw new EngramError(
-        'ENG_QUERY_INVALID',
-        `k must be an integer from 1 to ${this.ctx.options.maxK}, got ${JSON.stringify(k)}`,
-      );
+  async recall(
+    query: string | Float32Array | readonly number[],
+    options: RecallOptions,
+  ): Promise<RecallHit[]> {
+    const checked = checkRecallOptions(options, this.ctx.options);
+    if (typeof query === 'string' && query.trim() === '') {
+      throw new EngramError('ENG_QUERY_INVALID', 'A text query must not be empty');
     }
-    const vector = validateVector(query, this.ctx.options);
     this.checkCall(options);
+    const vector =
+      typeof query === 'string'
+        ? await this.embed(query, options)
+        : validateVector(query, this.ctx.options);
     if (this.dimension === undefined) return [];
     if (vector.length !== this.dimension) {
       throw new EngramError(
@@ -324,17 +404,35 @@ export class LocalSpace {
         { details: { got: vector.length, expected: this.dimension } },
       );
     }
+    const { k, threshold, accept } = checked;
     const hits: RecallHit[] = [];
     for (const [, entry] of this.memtable.entriesView()) {
-      if (entry.record && entry.vector)
-        hits.push({ memory: entry.record, score: cosineSimilarity(vector, entry.vector) });
+      if (entry.record && entry.vector && accept(entry.record)) {
+        const score = cosineSimilarity(vector, entry.vector);
+        if (score >= threshold) hits.push({ memory: entry.record, score });
+      }
     }
-    for (const { label, score } of this.index?.search(vector, k + this.memtable.shadowCount) ??
-      []) {
-      const id = this.warm.idOfLabel(label);
-      if (id === undefined || this.memtable.has(id)) continue;
-      const memory = this.warm.getRecord(id);
-      if (memory) hits.push({ memory, score });
+    // Over-fetch from the index by what the memtable shadows; when filters or suppression
+    // reject candidates, search again for more (up to the whole index) until k are found.
+    const indexSize = this.index?.size ?? 0;
+    let want = k + this.memtable.shadowCount;
+    for (;;) {
+      const found: RecallHit[] = [];
+      const results = this.index?.search(vector, want) ?? [];
+      for (const { label, score } of results) {
+        if (score < threshold) break; // results come best first
+        const id = this.warm.idOfLabel(label);
+        if (id === undefined || this.memtable.has(id)) continue;
+        const memory = this.warm.getRecord(id);
+        if (memory && accept(memory)) found.push({ memory, score });
+      }
+      const exhausted =
+        results.length < want || want >= indexSize || (results.at(-1)?.score ?? -2) < threshold;
+      if (found.length + hits.length >= k || exhausted) {
+        hits.push(...found);
+        break;
+      }
+      want = Math.min(indexSize, want * 4);
     }
     return hits
       .sort((a, b) => b.score - a.score || (a.memory.id < b.memory.id ? -1 : 1))
@@ -497,5 +595,20 @@ export class LocalSpace {
       if (this.retryTimer) clearTimeout(this.retryTimer);
       await this.warm.close();
     }
+  }
+}
+
+function resolveEmbedder(ctx: SpaceContext, meta: SpaceMeta): Embedder | EngramError {
+  if (meta.embedder === null) {
+    return new EngramError(
+      'ENG_EMBEDDER_MISSING',
+      `Space "${ctx.id}" has no embedder: send vectors, or create the space with an embedder`,
+    );
+  }
+  try {
+    return ctx.embedders.create(meta.embedder, meta.dimension ?? undefined);
+  } catch (error) {
+    if (error instanceof EngramError) return error;
+    throw error;
   }
 }

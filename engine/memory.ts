@@ -2,10 +2,34 @@
 import { EngramError } from './errors.ts';
 import type { EngineOptions } from './options.ts';
 
+export const MEMORY_TYPES = ['episodic', 'semantic', 'procedural'] as const;
+export type MemoryType = (typeof MEMORY_TYPES)[number];
+
+/** The parts of an episode; each is stored and returned as given. Times are ms since the epoch. */
+export interface Episode {
+  when?: number;
+  what: string;
+  where?: string;
+  who?: string[];
+  why?: string;
+  how?: string;
+  /** 0..1 */
+  importance?: number;
+}
+
 export interface MemoryRecord {
   id: string;
   content: string;
   metadata: Record<string, unknown>;
+  /** 0..1: how much the memory is to be trusted; weighs into recall scores. */
+  confidence: number;
+  memoryType: MemoryType;
+  tags: string[];
+  /** When the remembered thing happened or was observed (ms since the epoch). */
+  observedAt: number;
+  /** Hidden from recall unless asked for; still readable by id. */
+  suppressed: boolean;
+  episode?: Episode;
   /** Milliseconds since the epoch when the memory was first stored. */
   storedAt: number;
   /** Milliseconds since the epoch of the last change. */
@@ -18,14 +42,27 @@ export interface MemoryRecord {
 export interface RememberInput {
   /** Unique within the space; generated when absent. Storing an existing id replaces it. */
   id?: string;
-  content: string;
+  /** Required unless `episode` is given (then it defaults to the episode's text). */
+  content?: string;
   vector?: Float32Array | readonly number[];
   metadata?: Record<string, unknown>;
+  /** Default 0.7. */
+  confidence?: number;
+  /** Default "semantic", or "episodic" for an episode. */
+  memoryType?: MemoryType;
+  tags?: readonly string[];
+  /** ms since the epoch or an ISO 8601 string; default now. */
+  observedAt?: number | string;
+  episode?: Omit<Episode, 'when'> & { when?: number | string };
 }
 
 export interface MemoryPatch {
   content?: string;
   metadata?: Record<string, unknown>;
+  confidence?: number;
+  memoryType?: MemoryType;
+  tags?: string[];
+  suppressed?: boolean;
 }
 
 export interface RecallHit {
@@ -126,7 +163,7 @@ export function validateVector(raw: unknown, limits: Limits): Float32Array {
       );
     }
     out[i] = v;
-    norm += v * v;
+    norm += out[i]! * out[i]!; // the stored float32 value: 1e-50 passes as a double but stores as 0
   }
   if (norm === 0)
     throw new EngramError(

@@ -11,6 +11,7 @@ import { EngramError, ioError, isEngramError } from './errors.ts';
 import { nodeFileSystem, type FileSystem } from './file-system.ts';
 import { SILENT_LOGGER, type Logger } from './logger.ts';
 import { LocalSpace } from './local-space.ts';
+import { EmbedderCatalog, type EmbedderFactory } from './embed/embedder-catalog.ts';
 import { validateEngineOptions, type EngineOptions } from './options.ts';
 import { isValidSpaceId, parseSpaceId, type SpaceId } from './space-id.ts';
 import { SPACE_FORMAT_VERSION, SPACE_META_FILE, writeSpaceMeta } from './space-meta.ts';
@@ -32,6 +33,8 @@ interface Slot {
 export interface RegistryDeps {
   fs?: FileSystem;
   logger?: Logger;
+  /** Embedders beyond the built-in "hash", by name. */
+  embedders?: Record<string, EmbedderFactory>;
 }
 
 export interface DiscoveryReport {
@@ -57,6 +60,7 @@ export class Registry implements StorageEngine {
     readonly options: Readonly<EngineOptions>,
     private readonly fs: FileSystem,
     private readonly logger: Logger,
+    readonly embedders: EmbedderCatalog,
   ) {}
 
   static async open(options: Partial<EngineOptions>, deps: RegistryDeps = {}): Promise<Registry> {
@@ -64,6 +68,7 @@ export class Registry implements StorageEngine {
       validateEngineOptions(options),
       deps.fs ?? nodeFileSystem,
       deps.logger ?? SILENT_LOGGER,
+      new EmbedderCatalog(deps.embedders),
     );
     await registry.discover();
     for (const id of registry.options.eagerSpaces) {
@@ -155,9 +160,19 @@ export class Registry implements StorageEngine {
         `Dimension must be an integer from 1 to ${this.options.maxDimensions}, got ${JSON.stringify(dimension)}`,
       );
     }
+    let embedder: string | null = null;
+    let fixed = dimension ?? null;
+    if (options.embedder !== undefined) {
+      if (typeof options.embedder !== 'string') {
+        throw new EngramError('ENG_EMBEDDER_UNAVAILABLE', 'Embedder must be a name');
+      }
+      // Building it checks the name is configured and learns (or checks) its dimension.
+      fixed = this.embedders.create(options.embedder, dimension).dimension;
+      embedder = options.embedder;
+    }
     const running = this.creating.get(id);
     if (running) return running.then(() => ({ id, created: false }));
-    const work = this.doCreate(id, dimension ?? null).finally(() => this.creating.delete(id));
+    const work = this.doCreate(id, fixed, embedder).finally(() => this.creating.delete(id));
     this.creating.set(id, work);
     return work;
   }
@@ -165,6 +180,7 @@ export class Registry implements StorageEngine {
   private async doCreate(
     id: SpaceId,
     dimension: number | null,
+    embedder: string | null,
   ): Promise<{ id: SpaceId; created: boolean }> {
     const existing = this.slots.get(id);
     if (existing?.state === 'deleting') await existing.transition;
@@ -188,7 +204,7 @@ export class Registry implements StorageEngine {
       id,
       created_at: new Date().toISOString(),
       dimension,
-      embedder: null,
+      embedder,
       settings: {},
     });
     await this.fs.fsyncDir(temp);
@@ -281,6 +297,7 @@ export class Registry implements StorageEngine {
       options: this.options,
       fs: this.fs,
       logger,
+      embedders: this.embedders,
     }).then(
       (space) => {
         slot.space = space;

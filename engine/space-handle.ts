@@ -3,6 +3,7 @@ import type { ListPage, MemoryPatch, MemoryRecord, RecallHit, RememberInput } fr
 import type { SpaceId } from './space-id.ts';
 import type {
   CallOptions,
+  ForgetOptions,
   ListOptions,
   RecallOptions,
   SpaceHandle,
@@ -33,7 +34,7 @@ export class LocalSpaceHandle implements SpaceHandle {
   update(id: string, patch: MemoryPatch, options?: CallOptions): Promise<MemoryRecord> {
     return this.run((space) => space.update(id, patch, options));
   }
-  forget(id: string, options?: CallOptions): Promise<boolean> {
+  forget(id: string, options?: ForgetOptions): Promise<boolean> {
     return this.run((space) => space.forget(id, options));
   }
   associate(from: string, to: string, weight: number, options?: CallOptions): Promise<void> {
@@ -42,8 +43,11 @@ export class LocalSpaceHandle implements SpaceHandle {
   associations(id: string): Promise<Array<{ to: string; weight: number }>> {
     return this.run((space) => space.associations(id));
   }
-  recall(vector: Float32Array | readonly number[], options: RecallOptions): Promise<RecallHit[]> {
-    return this.run((space) => space.recall(vector, options));
+  recall(
+    query: string | Float32Array | readonly number[],
+    options: RecallOptions,
+  ): Promise<RecallHit[]> {
+    return this.run((space) => space.recall(query, options));
   }
   list(options: ListOptions): Promise<ListPage> {
     return this.run((space) => space.list(options));

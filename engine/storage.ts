@@ -4,7 +4,14 @@
  * memories only through a SpaceHandle obtained for one space: no call takes an optional space,
  * and none searches several.
  */
-import type { ListPage, MemoryPatch, MemoryRecord, RecallHit, RememberInput } from './memory.ts';
+import type {
+  ListPage,
+  MemoryPatch,
+  MemoryRecord,
+  MemoryType,
+  RecallHit,
+  RememberInput,
+} from './memory.ts';
 import type { SpaceId } from './space-id.ts';
 
 export interface CallOptions {
@@ -12,8 +19,30 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+export interface RecallFilter {
+  /** The memory has every one of these tags. */
+  tags?: string[];
+  /** The memory is of one of these types. */
+  memoryTypes?: MemoryType[];
+  /** Inclusive bounds on observedAt: ms since the epoch or ISO 8601. */
+  observedAfter?: number | string;
+  observedBefore?: number | string;
+  minConfidence?: number;
+}
+
 export interface RecallOptions extends CallOptions {
+  /** Results wanted, 1..maxK. */
   k: number;
+  /** Drop hits whose score is below this (-1..1; default -1, nothing dropped). */
+  threshold?: number;
+  filter?: RecallFilter;
+  /** Suppressed memories are hidden from recall unless this is true. */
+  includeSuppressed?: boolean;
+}
+
+export interface ForgetOptions extends CallOptions {
+  /** delete (default): gone from every tier, the index and associations. suppress: kept, hidden from recall. */
+  mode?: 'delete' | 'suppress';
 }
 
 export interface ListOptions {
@@ -23,8 +52,10 @@ export interface ListOptions {
 }
 
 export interface CreateSpaceOptions {
-  /** Vector dimension; when absent it is fixed by the first vector stored. */
+  /** Vector dimension; when absent it is the embedder's, or fixed by the first vector stored. */
   dimension?: number;
+  /** Embedder name ("hash", or one the server configures); none: the space takes client vectors only. */
+  embedder?: string;
 }
 
 export type SpaceState = 'open' | 'closed' | 'quarantined';
@@ -66,11 +97,15 @@ export interface SpaceHandle {
   get(id: string): Promise<MemoryRecord | undefined>;
   getVector(id: string): Promise<Float32Array | undefined>;
   update(id: string, patch: MemoryPatch, options?: CallOptions): Promise<MemoryRecord>;
-  /** Hard delete. Resolves false when the memory did not exist. */
-  forget(id: string, options?: CallOptions): Promise<boolean>;
+  /** Hard delete (or suppress). Resolves false when the memory did not exist. */
+  forget(id: string, options?: ForgetOptions): Promise<boolean>;
   associate(from: string, to: string, weight: number, options?: CallOptions): Promise<void>;
   associations(id: string): Promise<Array<{ to: string; weight: number }>>;
-  recall(vector: Float32Array | readonly number[], options: RecallOptions): Promise<RecallHit[]>;
+  /** By vector, or by text through the space's embedder. */
+  recall(
+    query: string | Float32Array | readonly number[],
+    options: RecallOptions,
+  ): Promise<RecallHit[]>;
   list(options: ListOptions): Promise<ListPage>;
   stats(): Promise<SpaceStats>;
 }

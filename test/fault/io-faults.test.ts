@@ -120,7 +120,8 @@ async function assertHolds(
 ): Promise<void> {
   for (const m of present) {
     const got = await space.get(m.id!);
-    assert.equal(got?.content, m.content, `memory ${m.id} after restart`);
+    assert.ok(got, `memory ${m.id} after restart`);
+    assert.equal(got.content, m.content, `memory ${m.id} after restart`);
     assert.deepEqual(got.metadata, m.metadata);
     assert.deepEqual(await space.getVector(m.id!), m.vector, `vector of ${m.id}`);
   }

@@ -111,7 +111,8 @@ async function checkCut(prepared: Prepared, work: string, cut: number): Promise<
     const space = await registry.space(SPACE);
     for (const m of present) {
       const got = await space.get(m.id);
-      assert.equal(got?.content, m.content, `${m.id} is recovered`);
+      assert.ok(got, `${m.id} is recovered`);
+      assert.equal(got.content, m.content, `${m.id} is recovered`);
       assert.equal(got.lsn, memories.indexOf(m) + 1);
     }
     for (const m of dropped) assert.equal(await space.get(m.id), undefined, `${m.id} is gone`);
