@@ -10,7 +10,10 @@ test('create is idempotent and says whether the space already existed', async ()
   try {
     assert.deepEqual(await registry.createSpace(' notes '), { id: 'notes', created: true });
     assert.deepEqual(await registry.createSpace('notes'), { id: 'notes', created: false });
-    const [first, second] = await Promise.all([registry.createSpace('twin'), registry.createSpace('twin')]);
+    const [first, second] = await Promise.all([
+      registry.createSpace('twin'),
+      registry.createSpace('twin'),
+    ]);
     assert.deepEqual([first.created, second.created].sort(), [false, true]);
   } finally {
     await registry.close();
@@ -22,7 +25,9 @@ test('max_spaces bounds how many spaces exist', async () => {
   try {
     await registry.createSpace('one');
     await registry.createSpace('two');
-    await assert.rejects(registry.createSpace('three'), (error: unknown) => isEngramError(error, 'ENG_SPACE_LIMIT_REACHED'));
+    await assert.rejects(registry.createSpace('three'), (error: unknown) =>
+      isEngramError(error, 'ENG_SPACE_LIMIT_REACHED'),
+    );
     assert.equal((await registry.createSpace('two')).created, false);
   } finally {
     await registry.close();
@@ -49,7 +54,10 @@ test('the same memory id in two spaces stays two memories', async () => {
     const fromB = await registry.space('space-b');
     assert.equal((await fromB.get('shared'))?.content, 'from b');
     const hits = await fromB.recall([1, 0, 0], { k: 5 });
-    assert.deepEqual(hits.map((h) => h.memory.content), ['from b']);
+    assert.deepEqual(
+      hits.map((h) => h.memory.content),
+      ['from b'],
+    );
   } finally {
     await registry.close();
   }
@@ -60,7 +68,9 @@ test('a second process cannot open a data root that a live one holds', async () 
   const registry = await Registry.open({ dataRoot });
   try {
     // The lock records the owner's pid; while it lives, every other opener is refused (this one included).
-    await assert.rejects(Registry.open({ dataRoot }), (error: unknown) => isEngramError(error, 'ENG_DATA_ROOT_LOCKED'));
+    await assert.rejects(Registry.open({ dataRoot }), (error: unknown) =>
+      isEngramError(error, 'ENG_DATA_ROOT_LOCKED'),
+    );
   } finally {
     await registry.close();
   }
@@ -74,7 +84,9 @@ test('at most max_open_spaces stay open; idle ones close and reopen on demand', 
   try {
     for (const id of ['s-1', 's-2', 's-3', 's-4']) {
       await registry.createSpace(id);
-      await (await registry.space(id)).remember({ id: 'm', content: `memory of ${id}`, vector: [1, 2, 3] });
+      await (
+        await registry.space(id)
+      ).remember({ id: 'm', content: `memory of ${id}`, vector: [1, 2, 3] });
     }
     const open = (await registry.listSpaces({ counts: false })).filter((s) => s.state === 'open');
     assert.ok(open.length <= 2, `${open.length} spaces open`);
@@ -93,13 +105,18 @@ test('deleting a space removes it for good, and its id can be created again empt
   await (await registry.space('doomed')).remember({ id: 'x', content: 'secret' });
   assert.equal(await registry.deleteSpace('doomed'), true);
   assert.equal(await registry.deleteSpace('doomed'), false);
-  await assert.rejects(registry.space('doomed'), (error: unknown) => isEngramError(error, 'ENG_SPACE_NOT_FOUND'));
+  await assert.rejects(registry.space('doomed'), (error: unknown) =>
+    isEngramError(error, 'ENG_SPACE_NOT_FOUND'),
+  );
   await registry.close();
   assert.ok(!(await readdir(dataRoot)).includes('doomed'));
 
   registry = await Registry.open({ dataRoot });
   try {
-    assert.deepEqual((await registry.listSpaces()).map((s) => s.id), []);
+    assert.deepEqual(
+      (await registry.listSpaces()).map((s) => s.id),
+      [],
+    );
     await registry.createSpace('doomed');
     assert.equal(await (await registry.space('doomed')).get('x'), undefined);
   } finally {
