@@ -114,6 +114,15 @@ export const ERROR_CATALOGUE = {
     category: 'unavailable',
     summary: 'The caller aborted the call before it was queued.',
   },
+  ENG_REQUEST_INVALID: {
+    category: 'invalid_argument',
+    summary: 'The request is malformed: bad JSON, a field of the wrong type, an unknown field.',
+  },
+  ENG_BODY_TOO_LARGE: {
+    category: 'invalid_argument',
+    summary: 'The request body is larger than the server accepts (HTTP 413).',
+  },
+  ENG_ROUTE_NOT_FOUND: { category: 'not_found', summary: 'No such route.' },
   ENG_NOT_IMPLEMENTED: { category: 'unimplemented', summary: 'The feature is not built yet.' },
   ENG_INTERNAL: { category: 'internal', summary: 'An unexpected failure inside the engine.' },
 } as const satisfies Record<string, { category: ErrorCategory; summary: string }>;

@@ -19,9 +19,19 @@ export {
 } from './options.ts';
 export { parseSpaceId, SPACE_ID_RULE, type SpaceId } from './space-id.ts';
 export { nodeFileSystem, type FileSystem, type WritableFile } from './file-system.ts';
-export type { ListPage, MemoryPatch, MemoryRecord, RecallHit, RememberInput } from './memory.ts';
+export type {
+  Episode,
+  ListPage,
+  MemoryPatch,
+  MemoryRecord,
+  MemoryType,
+  RecallHit,
+  RememberInput,
+} from './memory.ts';
 export type {
   CallOptions,
+  ForgetOptions,
+  RecallFilter,
   CreateSpaceOptions,
   ListOptions,
   RecallOptions,

@@ -20,6 +20,9 @@ export const CATEGORY_STATUS: Readonly<Record<ErrorCategory, { http: number; grp
     internal: { http: 500, grpc: 13 },
   });
 
+/** HTTP has a status for exactly this case, and clients act on it: the one code-level override. */
+const HTTP_STATUS_BY_CODE: Readonly<Partial<Record<string, number>>> = { ENG_BODY_TOO_LARGE: 413 };
+
 export interface HttpErrorBody {
   error: { code: string; message: string; details?: Record<string, unknown> };
 }
@@ -37,7 +40,7 @@ export function toHttpError(error: unknown): {
     const body: HttpErrorBody = { error: { code: error.code, message: error.message } };
     if (error.details) body.error.details = { ...error.details };
     return {
-      status: CATEGORY_STATUS[error.category].http,
+      status: HTTP_STATUS_BY_CODE[error.code] ?? CATEGORY_STATUS[error.category].http,
       body,
       internal: error.category === 'internal',
     };

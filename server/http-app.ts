@@ -1,53 +1,81 @@
-/**
- * The HTTP front end (fastify). Today it serves liveness and readiness; the memory routes of
- * the external contract answer 501 ENG_NOT_IMPLEMENTED until the HTTP API issue lands them.
- */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+/** The HTTP front end (fastify): JSON under /api/v1, one error shape everywhere. */
+import { Ajv } from 'ajv';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { EngramError, type Registry } from '../engine/index.ts';
 import { toHttpError } from './errors.ts';
+import { HTTP_DEFAULTS, HttpContext, type HttpSettings } from './http/context.ts';
+import { memoryRoutes } from './http/memory-routes.ts';
+import { spaceRoutes } from './http/space-routes.ts';
 
 export interface HttpAppOptions {
   registry: Registry;
   logger: FastifyBaseLogger | false;
-  bodyLimitBytes?: number;
+  settings?: Partial<HttpSettings>;
+}
+
+/** fastify's own client errors, turned into catalogue codes. */
+function clientError(error: FastifyError): EngramError | undefined {
+  if (error.validation) {
+    const first = error.validation[0];
+    const unknown = (first?.params as { additionalProperty?: string } | undefined)
+      ?.additionalProperty;
+    const where = `${error.validationContext ?? 'request'}${first?.instancePath ?? ''}`;
+    return new EngramError(
+      'ENG_REQUEST_INVALID',
+      unknown === undefined
+        ? `Invalid request: ${error.message}`
+        : `Unknown field "${unknown}" in ${where}`,
+      { details: { field: unknown ?? first?.instancePath ?? null } },
+    );
+  }
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new EngramError('ENG_BODY_TOO_LARGE', error.message);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new EngramError('ENG_REQUEST_INVALID', error.message);
+    default:
+      return error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500
+        ? new EngramError('ENG_REQUEST_INVALID', error.message)
+        : undefined;
+  }
 }
 
 export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
+  const settings = Object.freeze({ ...HTTP_DEFAULTS, ...options.settings });
   const app = Fastify({
-    loggerInstance: options.logger === false ? undefined : options.logger,
-    bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
-  } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
-  const { registry } = options;
+    ...(options.logger === false ? {} : { loggerInstance: options.logger }),
+    bodyLimit: settings.bodyLimitBytes,
+  }) as unknown as FastifyInstance;
+  // Unknown fields are errors (ajv must not quietly strip them). Query strings and path
+  // parameters arrive as text and are coerced ("5" -> 5); JSON bodies are not ({"content": 42}
+  // is an error, not the string "42").
+  const strict = new Ajv({ removeAdditional: false, coerceTypes: false, useDefaults: true });
+  const coercing = new Ajv({ removeAdditional: false, coerceTypes: 'array', useDefaults: true });
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? strict : coercing).compile(schema),
+  );
+  const ctx = new HttpContext(options.registry, settings);
 
-  app.setErrorHandler((error, request, reply) => {
-    const mapped = error instanceof EngramError ? toHttpError(error) : undefined;
-    if (mapped) {
-      if (mapped.internal) request.log.error({ err: error }, 'request failed');
-      return reply.status(mapped.status).send(mapped.body);
-    }
-    const status = (error as { statusCode?: number }).statusCode;
-    if (status !== undefined && status >= 400 && status < 500) {
-      return reply
-        .status(status)
-        .send({ error: { code: 'ENG_BAD_REQUEST', message: (error as Error).message } });
-    }
-    request.log.error({ err: error }, 'request failed');
-    return reply.status(500).send(toHttpError(error).body);
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const engineError = error instanceof EngramError ? error : clientError(error);
+    const mapped = toHttpError(engineError ?? error);
+    if (mapped.internal) request.log.error({ err: error }, 'request failed');
+    return reply.status(mapped.status).send(mapped.body);
   });
 
-  app.get('/health', () => ({ status: 'ok' }));
-
-  app.get('/health/ready', (_request, reply) => {
-    const { spaces, skipped } = registry.discovery;
-    return reply.send({ status: 'ready', spaces, skipped: skipped.length });
-  });
-
-  app.all('/api/v1/*', () => {
-    throw new EngramError(
-      'ENG_NOT_IMPLEMENTED',
-      'The /api/v1 routes are not implemented in this build yet',
+  app.setNotFoundHandler((request, reply) => {
+    const mapped = toHttpError(
+      new EngramError(
+        'ENG_ROUTE_NOT_FOUND',
+        `No route ${request.method} ${request.url.split('?')[0]}`,
+      ),
     );
+    return reply.status(mapped.status).send(mapped.body);
   });
 
+  memoryRoutes(app, ctx);
+  spaceRoutes(app, ctx);
   return app;
 }

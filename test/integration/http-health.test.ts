@@ -25,22 +25,3 @@ test('liveness and readiness answer with what the registry discovered', async ()
     await registry.close();
   }
 });
-
-test('memory routes not built yet answer 501 ENG_NOT_IMPLEMENTED, never a fake success', async () => {
-  const registry = await Registry.open({ dataRoot: await tempDir() });
-  const app = buildHttpApp({ registry, logger: false });
-  try {
-    for (const [method, url] of [
-      ['POST', '/api/v1/memories/remember'],
-      ['GET', '/api/v1/memories/recall?query=x'],
-      ['GET', '/api/v1/spaces'],
-    ] as const) {
-      const response = await app.inject({ method, url, headers: { 'x-memory-space': 'alpha' } });
-      assert.equal(response.statusCode, 501, `${method} ${url}`);
-      assert.equal(response.json<{ error: { code: string } }>().error.code, 'ENG_NOT_IMPLEMENTED');
-    }
-  } finally {
-    await app.close();
-    await registry.close();
-  }
-});

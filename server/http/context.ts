@@ -1,0 +1,53 @@
+/** What every HTTP route needs: the registry, the server's settings, and space lookup by request. */
+import type { FastifyRequest } from 'fastify';
+import { EngramError, type Registry, type SpaceHandle, type SpaceId } from '../../engine/index.ts';
+import { resolveSpaceId } from './space-routing.ts';
+
+export interface HttpSettings {
+  /** The space of a request that names none. */
+  defaultSpace: string;
+  /** Writes to a space that does not exist create it (bounded by the engine's maxSpaces). */
+  autoCreateSpaces: boolean;
+  /** Embedder of spaces created by the API when the request names none; null: client vectors only. */
+  defaultEmbedder: string | null;
+  bodyLimitBytes: number;
+  maxBatchItems: number;
+}
+
+export const HTTP_DEFAULTS: Readonly<HttpSettings> = Object.freeze({
+  defaultSpace: 'default',
+  autoCreateSpaces: true,
+  defaultEmbedder: 'hash',
+  bodyLimitBytes: 1024 * 1024,
+  maxBatchItems: 256,
+});
+
+export class HttpContext {
+  constructor(
+    readonly registry: Registry,
+    readonly settings: Readonly<HttpSettings>,
+  ) {}
+
+  spaceId(request: FastifyRequest): SpaceId {
+    return resolveSpaceId(request, this.settings.defaultSpace);
+  }
+
+  /** The space a write goes to, created on first use when auto-creation is on. */
+  async forWrite(request: FastifyRequest): Promise<SpaceHandle> {
+    const id = this.spaceId(request);
+    if (!this.registry.has(id)) {
+      if (!this.settings.autoCreateSpaces) {
+        throw new EngramError('ENG_SPACE_NOT_FOUND', `No space "${id}" (auto-creation is off)`);
+      }
+      const { defaultEmbedder } = this.settings;
+      await this.registry.createSpace(id, defaultEmbedder ? { embedder: defaultEmbedder } : {});
+    }
+    return this.registry.space(id);
+  }
+
+  /** The space a read goes to, or undefined when it does not exist (reads never create). */
+  async forRead(request: FastifyRequest): Promise<{ id: SpaceId; space: SpaceHandle | undefined }> {
+    const id = this.spaceId(request);
+    return { id, space: this.registry.has(id) ? await this.registry.space(id) : undefined };
+  }
+}

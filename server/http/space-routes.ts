@@ -1,0 +1,93 @@
+/** /api/v1/spaces and the health routes. */
+import type { FastifyInstance } from 'fastify';
+import { EngramError, parseSpaceId } from '../../engine/index.ts';
+import type { HttpContext } from './context.ts';
+import * as schema from './schemas.ts';
+import { spaceStatsToWire, spaceSummaryToWire } from './wire.ts';
+
+export function spaceRoutes(app: FastifyInstance, ctx: HttpContext): void {
+  const { registry } = ctx;
+
+  app.get('/api/v1/spaces', async () => ({
+    spaces: (await registry.listSpaces()).map(spaceSummaryToWire),
+  }));
+
+  app.post(
+    '/api/v1/spaces',
+    { schema: { body: schema.createSpaceBody } },
+    async (request, reply) => {
+      const body = request.body as { id: string; dimension?: number; embedder?: string };
+      const embedder = body.embedder ?? ctx.settings.defaultEmbedder;
+      const { id, created } = await registry.createSpace(body.id, {
+        ...(body.dimension === undefined ? {} : { dimension: body.dimension }),
+        ...(embedder ? { embedder } : {}),
+      });
+      const stats = await (await registry.space(id)).stats();
+      return reply.status(created ? 201 : 200).send({ created, ...spaceStatsToWire(stats) });
+    },
+  );
+
+  app.get('/api/v1/spaces/:id', { schema: { params: schema.idParams } }, async (request) => {
+    const id = parseSpaceId((request.params as { id: string }).id);
+    return spaceStatsToWire(await (await registry.space(id)).stats());
+  });
+
+  app.delete('/api/v1/spaces/:id', { schema: { params: schema.idParams } }, async (request) => {
+    const id = parseSpaceId((request.params as { id: string }).id);
+    if (!(await registry.deleteSpace(id)))
+      throw new EngramError('ENG_SPACE_NOT_FOUND', `No space "${id}"`);
+    return { id, deleted: true };
+  });
+
+  app.get('/health', () => ({ status: 'ok' }));
+
+  app.get('/health/ready', () => {
+    const { spaces, skipped } = registry.discovery;
+    return { status: 'ready', spaces, skipped: skipped.length };
+  });
+
+  /**
+   * Measured values only. pressure and consolidation_rate are null: there are no hot/cold tiers
+   * and no consolidation in this build to measure, and a zero would claim otherwise.
+   */
+  app.get(
+    '/api/v1/system/health',
+    { schema: { querystring: schema.spaceOnlyQuery } },
+    async (request) => {
+      const only = (request.query as { space?: string }).space;
+      const ids =
+        only === undefined
+          ? (await registry.listSpaces({ counts: false })).map((s) => s.id)
+          : [parseSpaceId(only)];
+      const spaces = [];
+      let degraded = false;
+      for (const id of ids) {
+        try {
+          const stats = await (await registry.space(id)).stats();
+          spaces.push({
+            space: id,
+            memories: stats.memories,
+            pressure: null,
+            wal_lag_ms: stats.applyLagMs,
+            consolidation_rate: null,
+            state: stats.state,
+          });
+        } catch (error) {
+          if (!(error instanceof EngramError) || error.code !== 'ENG_SPACE_QUARANTINED')
+            throw error;
+          degraded = true;
+          spaces.push({
+            space: id,
+            memories: null,
+            pressure: null,
+            wal_lag_ms: null,
+            consolidation_rate: null,
+            state: 'quarantined',
+            reason: error.details?.reason,
+          });
+        }
+      }
+      return { status: degraded ? 'degraded' : 'ok', spaces };
+    },
+  );
+}

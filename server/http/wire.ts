@@ -1,0 +1,110 @@
+/** Engine records <-> the JSON the HTTP API speaks (snake_case, ISO 8601 times). */
+import type {
+  MemoryRecord,
+  RecallHit,
+  RememberInput,
+  SpaceStats,
+  SpaceSummary,
+} from '../../engine/index.ts';
+
+export interface WireMemory {
+  id: string;
+  memory_space: string;
+  content: string;
+  confidence: number;
+  memory_type: string;
+  tags: string[];
+  metadata: Record<string, unknown>;
+  observed_at: string;
+  stored_at: string;
+  updated_at: string;
+  suppressed: boolean;
+  has_embedding: boolean;
+  episode?: Record<string, unknown>;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+export function memoryToWire(record: MemoryRecord, space: string): WireMemory {
+  const wire: WireMemory = {
+    id: record.id,
+    memory_space: space,
+    content: record.content,
+    confidence: record.confidence,
+    memory_type: record.memoryType,
+    tags: record.tags,
+    metadata: record.metadata,
+    observed_at: iso(record.observedAt),
+    stored_at: iso(record.storedAt),
+    updated_at: iso(record.updatedAt),
+    suppressed: record.suppressed,
+    has_embedding: record.hasVector,
+  };
+  if (record.episode) {
+    const { when, ...rest } = record.episode;
+    wire.episode = { ...rest, ...(when === undefined ? {} : { when: iso(when) }) };
+  }
+  return wire;
+}
+
+export function hitToWire(
+  hit: RecallHit,
+  space: string,
+): WireMemory & { score: number; tier: 'warm' } {
+  // Every memory lives in the warm tier (LMDB, or its durable log tail) until hot/cold tiers exist.
+  return { ...memoryToWire(hit.memory, space), score: hit.score, tier: 'warm' };
+}
+
+export interface WireRemember {
+  id?: string;
+  memory_id?: string;
+  content?: string;
+  embedding?: number[];
+  confidence?: number;
+  memory_type?: RememberInput['memoryType'];
+  tags?: string[];
+  metadata?: Record<string, unknown>;
+  observed_at?: string | number;
+}
+
+export function rememberFromWire(body: WireRemember): RememberInput {
+  const input: RememberInput = {};
+  const id = body.id ?? body.memory_id;
+  if (id !== undefined) input.id = id;
+  if (body.content !== undefined) input.content = body.content;
+  if (body.embedding !== undefined) input.vector = body.embedding;
+  if (body.confidence !== undefined) input.confidence = body.confidence;
+  if (body.memory_type !== undefined) input.memoryType = body.memory_type;
+  if (body.tags !== undefined) input.tags = body.tags;
+  if (body.metadata !== undefined) input.metadata = body.metadata;
+  if (body.observed_at !== undefined) input.observedAt = body.observed_at;
+  return input;
+}
+
+export function spaceStatsToWire(stats: SpaceStats): Record<string, unknown> {
+  return {
+    id: stats.id,
+    state: stats.state,
+    memories: stats.memories,
+    dimension: stats.dimension,
+    last_lsn: stats.lastLsn,
+    applied_lsn: stats.appliedLsn,
+    indexed_lsn: stats.indexedLsn,
+    snapshot_lsn: stats.snapshotLsn,
+    pending_apply: stats.pendingApply,
+    wal_lag_ms: stats.applyLagMs,
+    index_lag_records: stats.lastLsn - stats.indexedLsn,
+    wal_segments: stats.walSegments,
+    wal_bytes: stats.walBytes,
+  };
+}
+
+export function spaceSummaryToWire(summary: SpaceSummary): Record<string, unknown> {
+  return {
+    id: summary.id,
+    state: summary.state,
+    memories: summary.memories,
+    dimension: summary.dimension,
+    ...(summary.reason ? { reason: summary.reason } : {}),
+  };
+}

@@ -1,0 +1,220 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { testApi, type TestApi } from '../helpers/http.ts';
+
+/** Every combination of the three places a space can be named, and the one that must win. */
+const SOURCES = ['header', 'query', 'body'] as const;
+type Source = (typeof SOURCES)[number];
+const NAME: Record<Source, string> = { header: 'via-header', query: 'via-query', body: 'via-body' };
+
+function combinations(withBody: boolean): Array<{ used: Source[]; expected: string }> {
+  const usable = SOURCES.filter((s) => withBody || s !== 'body');
+  const out: Array<{ used: Source[]; expected: string }> = [];
+  for (let mask = 0; mask < 1 << usable.length; mask++) {
+    const used = usable.filter((_, i) => mask & (1 << i));
+    out.push({ used, expected: used.length === 0 ? 'default' : NAME[used[0]!] });
+  }
+  return out;
+}
+
+function request(used: Source[], path: string, body?: Record<string, unknown>) {
+  const headers: Record<string, string> = used.includes('header')
+    ? { 'x-memory-space': NAME.header }
+    : {};
+  const url = used.includes('query')
+    ? `${path}${path.includes('?') ? '&' : '?'}space=${NAME.query}`
+    : path;
+  const payload =
+    body === undefined
+      ? undefined
+      : { ...body, ...(used.includes('body') ? { memory_space: NAME.body } : {}) };
+  return { url, headers, payload };
+}
+
+/** Seeds memory "same" (and "other") in every space, each saying which space it is in. */
+async function seed(api: TestApi): Promise<void> {
+  for (const space of ['default', ...Object.values(NAME)]) {
+    await api.registry.createSpace(space, { embedder: 'hash' });
+    const handle = await api.registry.space(space);
+    await handle.remember({ id: 'same', content: `held by ${space}` });
+    await handle.remember({ id: 'other', content: `second of ${space}` });
+  }
+}
+
+test('every route resolves the space by header, then query, then body, then the default', async () => {
+  const api = await testApi();
+  await seed(api);
+  const reads: Array<[string, string, (body: any) => string]> = [
+    ['GET', '/api/v1/memories/same', (b) => b.content],
+    ['GET', '/api/v1/memories/recall?query=held&k=1', (b) => b.memories[0].content],
+    [
+      'GET',
+      '/api/v1/memories?limit=10',
+      (b) => b.memories.find((m: { id: string }) => m.id === 'same').content,
+    ],
+    ['GET', '/api/v1/memories/same/associations', (b) => b.memory_space],
+  ];
+  for (const { used, expected } of combinations(false)) {
+    for (const [method, path, pick] of reads) {
+      const { url, headers } = request(used, path);
+      const response = await api.call(method, url, { headers });
+      assert.equal(response.status, 200, `${method} ${url} ${JSON.stringify(headers)}`);
+      const got = pick(response.body);
+      assert.ok(
+        got === expected || got === `held by ${expected}`,
+        `${method} ${path} with ${used.join('+') || 'nothing'}: got ${got}, want ${expected}`,
+      );
+    }
+  }
+  for (const { used, expected } of combinations(true)) {
+    const label = used.join('+') || 'nothing';
+    const recall = request(used, '/api/v1/memories/recall', { query: 'held', k: 1 });
+    const recalled = await api.call('POST', recall.url, {
+      headers: recall.headers,
+      body: recall.payload,
+    });
+    assert.equal(
+      recalled.body.memories[0].content,
+      `held by ${expected}`,
+      `POST recall with ${label}`,
+    );
+
+    const remember = request(used, '/api/v1/memories/remember', {
+      id: `new-${label}`,
+      content: 'routed write',
+    });
+    const stored = await api.call('POST', remember.url, {
+      headers: remember.headers,
+      body: remember.payload,
+    });
+    assert.equal(stored.status, 201);
+    assert.equal(stored.body.memory_space, expected, `remember with ${label}`);
+    assert.equal(
+      (await (await api.registry.space(expected)).get(`new-${label}`))?.content,
+      'routed write',
+    );
+
+    const patch = request(used, '/api/v1/memories/same', { tags: [label] });
+    assert.equal(
+      (await api.call('PATCH', patch.url, { headers: patch.headers, body: patch.payload })).status,
+      200,
+    );
+    assert.deepEqual(
+      (await (await api.registry.space(expected)).get('same'))?.tags,
+      [label],
+      `PATCH with ${label}`,
+    );
+
+    const link = request(used, '/api/v1/memories/same/associations', {
+      target_id: 'other',
+      weight: 0.5,
+    });
+    assert.equal(
+      (await api.call('POST', link.url, { headers: link.headers, body: link.payload })).status,
+      201,
+    );
+    assert.deepEqual(await (await api.registry.space(expected)).associations('same'), [
+      { to: 'other', weight: 0.5 },
+    ]);
+
+    const episode = request(used, '/api/v1/episodes/remember', {
+      id: `ep-${label}`,
+      what: 'an episode',
+    });
+    assert.equal(
+      (await api.call('POST', episode.url, { headers: episode.headers, body: episode.payload }))
+        .body.memory_space,
+      expected,
+    );
+
+    const batch = request(used, '/api/v1/memories/remember/batch', {
+      memories: [{ id: `b-${label}`, content: 'batched' }],
+    });
+    assert.equal(
+      (await api.call('POST', batch.url, { headers: batch.headers, body: batch.payload })).body
+        .memory_space,
+      expected,
+    );
+  }
+  // DELETE: the query, header and default (no body) each delete in their own space only.
+  for (const { used, expected } of combinations(false)) {
+    const label = used.join('+') || 'nothing';
+    const { url, headers } = request(used, `/api/v1/memories/new-${label}`);
+    assert.equal((await api.call('DELETE', url, { headers })).status, 200, `DELETE with ${label}`);
+    assert.equal(
+      await (await api.registry.space(expected)).get(`new-${label}`),
+      undefined,
+      `DELETE with ${label}`,
+    );
+  }
+  for (const space of ['default', ...Object.values(NAME)]) {
+    assert.equal(
+      (await (await api.registry.space(space)).get('same'))?.content,
+      `held by ${space}`,
+      'DELETE of other ids left "same" alone',
+    );
+  }
+});
+
+test('memory_space_id is an alias; both fields naming different spaces is a 400', async () => {
+  const api = await testApi();
+  const ok = await api.call('POST', '/api/v1/memories/remember', {
+    body: { content: 'x', memory_space_id: 'alias-space' },
+  });
+  assert.equal(ok.body.memory_space, 'alias-space');
+  const same = await api.call('POST', '/api/v1/memories/remember', {
+    body: { content: 'x', memory_space: 'alias-space', memory_space_id: 'alias-space' },
+  });
+  assert.equal(same.status, 201);
+  const conflict = await api.call('POST', '/api/v1/memories/remember', {
+    body: { content: 'x', memory_space: 'one-space', memory_space_id: 'two-space' },
+  });
+  assert.equal(conflict.status, 400);
+  assert.equal(conflict.body.error.code, 'ENG_REQUEST_INVALID');
+  assert.equal(api.registry.has('one-space'), false);
+});
+
+test('an invalid space id from any source is a 400 ENG_SPACE_ID_INVALID and creates nothing', async () => {
+  const api = await testApi();
+  for (const bad of ['../etc', 'AB', 'x'.repeat(65), 'a b c']) {
+    const viaHeader = await api.call('POST', '/api/v1/memories/remember', {
+      headers: { 'x-memory-space': bad },
+      body: { content: 'x' },
+    });
+    const viaQuery = await api.call(
+      'GET',
+      `/api/v1/memories/recall?query=x&space=${encodeURIComponent(bad)}`,
+    );
+    const viaBody = await api.call('POST', '/api/v1/memories/remember', {
+      body: { content: 'x', memory_space: bad },
+    });
+    for (const response of [viaHeader, viaQuery, viaBody]) {
+      assert.equal(response.status, 400, bad);
+      assert.equal(response.body.error.code, 'ENG_SPACE_ID_INVALID');
+    }
+  }
+  assert.deepEqual(await api.registry.listSpaces(), []);
+});
+
+test('reads of a space that does not exist answer empty or 404 and create nothing', async () => {
+  const api = await testApi();
+  assert.deepEqual(
+    (await api.call('GET', '/api/v1/memories/recall?query=x&space=ghost')).body.memories,
+    [],
+  );
+  assert.deepEqual((await api.call('GET', '/api/v1/memories?space=ghost')).body.memories, []);
+  assert.equal((await api.call('GET', '/api/v1/memories/m1?space=ghost')).status, 404);
+  assert.equal((await api.call('DELETE', '/api/v1/memories/m1?space=ghost')).status, 404);
+  assert.equal((await api.call('GET', '/api/v1/spaces/ghost')).status, 404);
+  assert.equal(api.registry.has('ghost'), false);
+});
+
+test('with auto-creation off a write to an unknown space is a 404', async () => {
+  const api = await testApi({ autoCreateSpaces: false });
+  const response = await api.call('POST', '/api/v1/memories/remember', {
+    headers: { 'x-memory-space': 'nowhere' },
+    body: { content: 'x' },
+  });
+  assert.equal(response.status, 404);
+  assert.equal(response.body.error.code, 'ENG_SPACE_NOT_FOUND');
+});
