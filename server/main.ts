@@ -20,18 +20,34 @@ export interface RunningServer {
 }
 
 export function createRootLogger(level: string): PinoLogger {
+  return createRootLoggerTo(level, pino.destination(2));
+}
+
+/** The root logger writing to `stream` (tests capture it). */
+export function createRootLoggerTo(level: string, stream: pino.DestinationStream): PinoLogger {
   // Memory content, vectors and credentials never reach the log.
-  return pino({
-    level,
-    redact: [
-      'content',
-      'vector',
-      'embedding',
-      'req.headers.authorization',
-      '*.content',
-      '*.vector',
-    ],
-  });
+  return pino(
+    {
+      level,
+      serializers: {
+        // The query string can hold memory text (GET /memories/recall?query=...): log the path only.
+        req: (req: { method?: string; url?: string; id?: string }) => ({
+          method: req.method,
+          path: req.url?.split('?')[0],
+          id: req.id,
+        }),
+      },
+      redact: [
+        'content',
+        'vector',
+        'embedding',
+        'req.headers.authorization',
+        '*.content',
+        '*.vector',
+      ],
+    },
+    stream,
+  );
 }
 
 export async function startServer(
