@@ -114,6 +114,14 @@ export const ERROR_CATALOGUE = {
     category: 'unavailable',
     summary: 'The caller aborted the call before it was queued.',
   },
+  ENG_EVENTS_EXPIRED: {
+    category: 'failed_precondition',
+    summary: 'The events after the given id were already removed from the log by a checkpoint.',
+  },
+  ENG_TOO_MANY_STREAMS: {
+    category: 'resource_exhausted',
+    summary: 'The server already serves its maximum number of event-stream subscribers.',
+  },
   ENG_REQUEST_INVALID: {
     category: 'invalid_argument',
     summary: 'The request is malformed: bad JSON, a field of the wrong type, an unknown field.',

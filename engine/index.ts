@@ -41,3 +41,4 @@ export type {
   SpaceSummary,
   StorageEngine,
 } from './storage.ts';
+export type { SpaceEvent, SpaceEventListener, SpaceEventType } from './events.ts';

@@ -16,9 +16,12 @@ import { EngramError } from './errors.ts';
 import type { FileSystem } from './file-system.ts';
 import type { Embedder } from './embed/embedder.ts';
 import type { EmbedderCatalog } from './embed/embedder-catalog.ts';
+import { eventOf, type EventHub, type SpaceEvent } from './events.ts';
+import { readWalSince } from './wal/wal-reader.ts';
 import type { Logger } from './logger.ts';
 import { Memtable } from './memtable.ts';
 import {
+  decodeEntry,
   encodeEntry,
   memoryIdOf,
   recordTypeOf,
@@ -70,6 +73,7 @@ export interface SpaceContext {
   fs: FileSystem;
   logger: Logger;
   embedders: EmbedderCatalog;
+  events: EventHub;
 }
 
 const INDEX_CHUNK = 256;
@@ -296,8 +300,44 @@ export class LocalSpace {
   /** Called by the log writer once per durable group, in LSN order, before any caller is answered. */
   private onDurable(records: DurableRecord<LogEntry>[]): void {
     const now = Date.now();
-    for (const { lsn, body } of records) this.applyToMemtable(lsn, body, now);
+    const events: SpaceEvent[] = [];
+    for (const { lsn, body } of records) {
+      this.applyToMemtable(lsn, body, now);
+      const event = eventOf(this.id, lsn, body, now);
+      if (event) events.push(event);
+    }
     this.scheduleApply();
+    if (events.length > 0) this.ctx.events.publish(this.id, events);
+  }
+
+  /**
+   * Events after `afterLsn` (at most `limit`), read back from the log. Fails with
+   * ENG_EVENTS_EXPIRED when a checkpoint already removed some of them.
+   */
+  async eventsAfter(afterLsn: number, limit: number): Promise<SpaceEvent[]> {
+    if (!Number.isInteger(afterLsn) || afterLsn < 0) {
+      throw new EngramError(
+        'ENG_QUERY_INVALID',
+        `An event id must be a non-negative integer, got ${JSON.stringify(afterLsn)}`,
+      );
+    }
+    const { records, firstLsn } = await readWalSince(this.ctx.fs, join(this.ctx.dir, 'wal'), {
+      fromLsn: afterLsn,
+      payloadBytesMax: this.ctx.options.walRecordBytesMax,
+      limit,
+    });
+    const oldest = records[0]?.lsn ?? firstLsn;
+    if (afterLsn < this.wal.lastAssignedLsn && oldest !== undefined && oldest > afterLsn + 1) {
+      throw new EngramError(
+        'ENG_EVENTS_EXPIRED',
+        `Space "${this.id}" no longer holds events after ${afterLsn} (its log starts at ${oldest}); resubscribe without Last-Event-ID`,
+        { details: { oldest } },
+      );
+    }
+    const now = Date.now();
+    return records.flatMap(
+      (raw) => eventOf(this.id, raw.lsn, decodeEntry(raw.type, raw.payload), now) ?? [],
+    );
   }
 
   private applyToMemtable(lsn: number, entry: LogEntry, durableAt: number): void {

@@ -11,6 +11,7 @@ import { EngramError, ioError, isEngramError } from './errors.ts';
 import { nodeFileSystem, type FileSystem } from './file-system.ts';
 import { SILENT_LOGGER, type Logger } from './logger.ts';
 import { LocalSpace } from './local-space.ts';
+import { EventHub, type SpaceEvent, type SpaceEventListener } from './events.ts';
 import { EmbedderCatalog, type EmbedderFactory } from './embed/embedder-catalog.ts';
 import { validateEngineOptions, type EngineOptions } from './options.ts';
 import { isValidSpaceId, parseSpaceId, type SpaceId } from './space-id.ts';
@@ -55,6 +56,7 @@ export class Registry implements StorageEngine {
   private lock: DataRootLock | undefined;
   private closed = false;
   discovery: DiscoveryReport = { spaces: 0, skipped: [], ms: 0 };
+  private readonly events = new EventHub();
 
   private constructor(
     readonly options: Readonly<EngineOptions>,
@@ -298,6 +300,7 @@ export class Registry implements StorageEngine {
       fs: this.fs,
       logger,
       embedders: this.embedders,
+      events: this.events,
     }).then(
       (space) => {
         slot.space = space;
@@ -354,6 +357,52 @@ export class Registry implements StorageEngine {
       void this.beginClose(victim);
       open -= 1;
     }
+  }
+
+  /**
+   * Live events of one space, and (with `afterLsn`) the ones after that id still in its log,
+   * each delivered once and in LSN order. Subscribing does not open the space unless replay is
+   * asked for; the subscription survives the space closing as idle and reopening.
+   */
+  async subscribe(
+    rawId: string,
+    listener: SpaceEventListener,
+    options: { afterLsn?: number; replayLimit?: number } = {},
+  ): Promise<() => void> {
+    this.assertOpen();
+    const id = parseSpaceId(rawId);
+    this.requireSlot(id);
+    if (options.afterLsn === undefined) return this.events.subscribe(id, listener);
+    // Listen first and hold live events back, so nothing falls between the replay and live.
+    const held: SpaceEvent[] = [];
+    let replaying = true;
+    let last = options.afterLsn;
+    const deliver = (event: SpaceEvent): void => {
+      if (event.lsn <= last) return;
+      last = event.lsn;
+      listener(event);
+    };
+    const unsubscribe = this.events.subscribe(id, (event) =>
+      replaying ? held.push(event) : deliver(event),
+    );
+    try {
+      const afterLsn = options.afterLsn;
+      const replayed = await this.withSpace(id, (space) =>
+        space.eventsAfter(afterLsn, options.replayLimit ?? 10_000),
+      );
+      for (const event of replayed) deliver(event);
+      for (const event of held) deliver(event);
+      replaying = false;
+      return unsubscribe;
+    } catch (error) {
+      unsubscribe();
+      throw error;
+    }
+  }
+
+  /** Subscribers across all spaces (for limits and metrics). */
+  subscriberCount(): number {
+    return this.events.subscriberCount();
   }
 
   async listSpaces(options: { counts?: boolean } = {}): Promise<SpaceSummary[]> {

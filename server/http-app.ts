@@ -6,6 +6,7 @@ import { toHttpError } from './errors.ts';
 import { HTTP_DEFAULTS, HttpContext, type HttpSettings } from './http/context.ts';
 import { memoryRoutes } from './http/memory-routes.ts';
 import { spaceRoutes } from './http/space-routes.ts';
+import { streamRoutes } from './http/stream-routes.ts';
 
 export interface HttpAppOptions {
   registry: Registry;
@@ -77,5 +78,6 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
 
   memoryRoutes(app, ctx);
   spaceRoutes(app, ctx);
+  streamRoutes(app, ctx);
   return app;
 }

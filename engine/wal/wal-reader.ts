@@ -119,3 +119,40 @@ async function cutTornTail(
   for (const later of laterSegments) await fs.unlink(later);
   if (laterSegments.length > 0) await fs.fsyncDir(walDir);
 }
+
+/**
+ * Reads the records above `fromLsn` from a live log without changing anything: no truncation,
+ * and it stops (rather than failing) at the first record it cannot read, which on a live log is
+ * the record being written. Used to replay events to a resuming subscriber.
+ * `firstLsn` is the LSN of the oldest record the log still holds (undefined for an empty log).
+ */
+export async function readWalSince(
+  fs: FileSystem,
+  walDir: string,
+  options: { fromLsn: number; payloadBytesMax: number; limit: number },
+): Promise<{ records: RawRecord[]; firstLsn: number | undefined }> {
+  const firstLsns = (await fs.readdir(walDir))
+    .map(parseSegmentName)
+    .filter((lsn): lsn is number => lsn !== undefined)
+    .sort((a, b) => a - b);
+  const records: RawRecord[] = [];
+  // Skip segments that lie wholly at or below fromLsn: the next one starts at or below fromLsn + 1.
+  let start = 0;
+  while (start + 1 < firstLsns.length && firstLsns[start + 1]! <= options.fromLsn + 1) start += 1;
+  for (const firstLsn of firstLsns.slice(start)) {
+    let buf: Buffer;
+    try {
+      buf = await fs.readFile(segmentPath(walDir, firstLsn));
+    } catch {
+      break; // removed by a checkpoint meanwhile
+    }
+    for (let offset = 0; offset < buf.length;) {
+      const result = decodeRecordAt(buf, offset, options.payloadBytesMax);
+      if (!result.ok) return { records, firstLsn: firstLsns[0] };
+      if (result.record.lsn > options.fromLsn) records.push(result.record);
+      if (records.length >= options.limit) return { records, firstLsn: firstLsns[0] };
+      offset += result.record.bytes;
+    }
+  }
+  return { records, firstLsn: firstLsns[0] };
+}

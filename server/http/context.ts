@@ -12,6 +12,11 @@ export interface HttpSettings {
   defaultEmbedder: string | null;
   bodyLimitBytes: number;
   maxBatchItems: number;
+  /** Open event streams across all spaces. */
+  maxStreamSubscribers: number;
+  /** Events a stream may have waiting in its socket before the subscriber is dropped. */
+  maxStreamBufferedEvents: number;
+  streamHeartbeatMs: number;
 }
 
 export const HTTP_DEFAULTS: Readonly<HttpSettings> = Object.freeze({
@@ -20,6 +25,9 @@ export const HTTP_DEFAULTS: Readonly<HttpSettings> = Object.freeze({
   defaultEmbedder: 'hash',
   bodyLimitBytes: 1024 * 1024,
   maxBatchItems: 256,
+  maxStreamSubscribers: 1000,
+  maxStreamBufferedEvents: 10_000,
+  streamHeartbeatMs: 15_000,
 });
 
 export class HttpContext {
