@@ -1,4 +1,6 @@
 /** The HTTP front end (fastify): JSON under /api/v1, one error shape everywhere. */
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import { Ajv } from 'ajv';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { EngramError, type Registry } from '../engine/index.ts';
@@ -7,6 +9,7 @@ import { HTTP_DEFAULTS, HttpContext, type HttpSettings } from './http/context.ts
 import { memoryRoutes } from './http/memory-routes.ts';
 import { spaceRoutes } from './http/space-routes.ts';
 import { streamRoutes } from './http/stream-routes.ts';
+import { metricsRoutes } from './http/metrics.ts';
 
 export interface HttpAppOptions {
   registry: Registry;
@@ -76,8 +79,25 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     return reply.status(mapped.status).send(mapped.body);
   });
 
-  memoryRoutes(app, ctx);
-  spaceRoutes(app, ctx);
-  streamRoutes(app, ctx);
+  // The OpenAPI document is generated from the route schemas: swagger is registered first, and
+  // the routes in a plugin after it, so its onRoute hook sees every one of them.
+  void app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Engram HTTP API',
+        version: '1',
+        description: 'Memory spaces for AI agents. See docs/http.md.',
+      },
+    },
+  });
+  void app.register(swaggerUi, { routePrefix: '/docs' });
+  void app.register((instance, _opts, done) => {
+    memoryRoutes(instance, ctx);
+    spaceRoutes(instance, ctx);
+    streamRoutes(instance, ctx);
+    metricsRoutes(instance, ctx);
+    instance.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+    done();
+  });
   return app;
 }

@@ -17,6 +17,8 @@ export interface HttpSettings {
   /** Events a stream may have waiting in its socket before the subscriber is dropped. */
   maxStreamBufferedEvents: number;
   streamHeartbeatMs: number;
+  /** Spaces that get their own label in /metrics; the rest are summed under "_other". */
+  metricsSpaceLabelsMax: number;
 }
 
 export const HTTP_DEFAULTS: Readonly<HttpSettings> = Object.freeze({
@@ -28,6 +30,7 @@ export const HTTP_DEFAULTS: Readonly<HttpSettings> = Object.freeze({
   maxStreamSubscribers: 1000,
   maxStreamBufferedEvents: 10_000,
   streamHeartbeatMs: 15_000,
+  metricsSpaceLabelsMax: 100,
 });
 
 export class HttpContext {
