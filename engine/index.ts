@@ -26,6 +26,7 @@ export type {
   MemoryRecord,
   MemoryType,
   RecallHit,
+  RecallMode,
   RememberInput,
 } from './memory.ts';
 export type {

@@ -39,7 +39,6 @@ import {
   validateTime,
 } from './memory-fields.ts';
 import {
-  cosineSimilarity,
   validateContent,
   validateMemoryId,
   validateMetadata,
@@ -61,6 +60,8 @@ import type {
   SpaceStats,
 } from './storage.ts';
 import { checkRecallOptions } from './recall-options.ts';
+import { LexicalIndex } from './lexical-index.ts';
+import { hybridHits, lexicalHits, modeNeedsText, similarityHits } from './space-recall.ts';
 import { hnswParams, recoverSpace } from './space-recovery.ts';
 import { HnswIndex } from './vector/hnsw-index.ts';
 import type { DurableRecord, WalWriter } from './wal/wal-writer.ts';
@@ -92,6 +93,7 @@ export class LocalSpace {
   private closed = false;
   /** The space's embedder, or why there is none usable on this server. */
   private embedder: Embedder | EngramError;
+  private lexical: LexicalIndex | undefined;
 
   private constructor(
     private readonly ctx: SpaceContext,
@@ -344,6 +346,7 @@ export class LocalSpace {
     this.unapplied.push({ lsn, entry, durableAt });
     switch (entry.kind) {
       case 'put':
+        this.lexical?.set(entry.record.id, entry.record.content);
         this.memtable.set(entry.record.id, {
           lsn,
           record: { ...entry.record, lsn },
@@ -356,10 +359,12 @@ export class LocalSpace {
         if (!base) break;
         const record = { ...base, ...entry.patch, updatedAt: entry.updatedAt, lsn };
         const vector = base.hasVector ? this.currentVector(entry.id) : undefined;
+        if (entry.patch.content !== undefined) this.lexical?.set(entry.id, record.content);
         this.memtable.set(entry.id, { lsn, record, vector, durableAt });
         break;
       }
       case 'delete':
+        this.lexical?.remove(entry.id);
         this.memtable.set(entry.id, { lsn, record: undefined, vector: undefined, durableAt });
         break;
       case 'settings':
@@ -428,15 +433,36 @@ export class LocalSpace {
     options: RecallOptions,
   ): Promise<RecallHit[]> {
     const checked = checkRecallOptions(options, this.ctx.options);
-    if (typeof query === 'string' && query.trim() === '') {
+    const text = typeof query === 'string' ? query : undefined;
+    if (text !== undefined && text.trim() === '') {
       throw new EngramError('ENG_QUERY_INVALID', 'A text query must not be empty');
     }
+    // A text query: hybrid when the space can embed it, else lexical (a space of client vectors
+    // can still be searched by its words). A vector query: similarity.
+    const canEmbed = !(this.embedder instanceof EngramError);
+    const mode =
+      checked.mode ?? (text === undefined ? 'similarity' : canEmbed ? 'hybrid' : 'lexical');
+    if (mode === 'spreading') {
+      throw new EngramError(
+        'ENG_NOT_IMPLEMENTED',
+        'Recall mode "spreading" is not implemented in this build',
+      );
+    }
+    if (mode !== 'similarity' && text === undefined) modeNeedsText(mode);
     this.checkCall(options);
+    const { k, threshold, accept } = checked;
+    const sources = { memtable: this.memtable, warm: this.warm, index: this.index };
+    if (mode === 'lexical')
+      return lexicalHits(sources, this.lexicalIndex(), text!, k, threshold, accept);
     const vector =
-      typeof query === 'string'
-        ? await this.embed(query, options)
-        : validateVector(query, this.ctx.options);
-    if (this.dimension === undefined) return [];
+      text === undefined
+        ? validateVector(query, this.ctx.options)
+        : await this.embed(text, options);
+    if (this.dimension === undefined) {
+      return mode === 'hybrid'
+        ? lexicalHits(sources, this.lexicalIndex(), text!, k, threshold, accept)
+        : [];
+    }
     if (vector.length !== this.dimension) {
       throw new EngramError(
         'ENG_VECTOR_DIM_MISMATCH',
@@ -444,39 +470,29 @@ export class LocalSpace {
         { details: { got: vector.length, expected: this.dimension } },
       );
     }
-    const { k, threshold, accept } = checked;
-    const hits: RecallHit[] = [];
-    for (const [, entry] of this.memtable.entriesView()) {
-      if (entry.record && entry.vector && accept(entry.record)) {
-        const score = cosineSimilarity(vector, entry.vector);
-        if (score >= threshold) hits.push({ memory: entry.record, score });
-      }
+    if (mode === 'hybrid')
+      return hybridHits(
+        sources,
+        this.lexicalIndex(),
+        { text: text!, vector },
+        k,
+        threshold,
+        accept,
+      );
+    return similarityHits(sources, vector, k, threshold, accept);
+  }
+
+  /** The BM25 index, built on first use from the warm tier and the memtable, then kept current. */
+  private lexicalIndex(): LexicalIndex {
+    if (this.lexical) return this.lexical;
+    const lexical = new LexicalIndex();
+    for (const record of this.warm.allRecords()) {
+      if (!this.memtable.has(record.id)) lexical.set(record.id, record.content);
     }
-    // Over-fetch from the index by what the memtable shadows; when filters or suppression
-    // reject candidates, search again for more (up to the whole index) until k are found.
-    const indexSize = this.index?.size ?? 0;
-    let want = k + this.memtable.shadowCount;
-    for (;;) {
-      const found: RecallHit[] = [];
-      const results = this.index?.search(vector, want) ?? [];
-      for (const { label, score } of results) {
-        if (score < threshold) break; // results come best first
-        const id = this.warm.idOfLabel(label);
-        if (id === undefined || this.memtable.has(id)) continue;
-        const memory = this.warm.getRecord(id);
-        if (memory && accept(memory)) found.push({ memory, score });
-      }
-      const exhausted =
-        results.length < want || want >= indexSize || (results.at(-1)?.score ?? -2) < threshold;
-      if (found.length + hits.length >= k || exhausted) {
-        hits.push(...found);
-        break;
-      }
-      want = Math.min(indexSize, want * 4);
-    }
-    return hits
-      .sort((a, b) => b.score - a.score || (a.memory.id < b.memory.id ? -1 : 1))
-      .slice(0, k);
+    for (const [id, entry] of this.memtable.entriesView())
+      if (entry.record) lexical.set(id, entry.record.content);
+    this.lexical = lexical;
+    return lexical;
   }
 
   list(options: ListOptions): ListPage {
@@ -520,6 +536,7 @@ export class LocalSpace {
       indexedLsn: this.indexedLsn,
       snapshotLsn: this.snapshotLsn,
       pendingApply: this.unapplied.length,
+      applying: this.applier !== undefined,
       applyLagMs: oldest ? Date.now() - oldest.durableAt : 0,
       walSegments: segments.length,
       walBytes: segments.reduce((n, s) => n + s.bytes, 0),

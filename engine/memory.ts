@@ -67,9 +67,14 @@ export interface MemoryPatch {
 
 export interface RecallHit {
   memory: MemoryRecord;
-  /** Cosine similarity in [-1, 1]. */
+  /** similarity mode: cosine in [-1, 1]; lexical: BM25 relative to the best hit; hybrid: their blend in [0, 1]. */
   score: number;
+  /** The parts the score was made of: cosine similarity and raw BM25. */
+  parts: { similarity?: number; lexical?: number };
 }
+
+export const RECALL_MODES = ['similarity', 'lexical', 'hybrid', 'spreading'] as const;
+export type RecallMode = (typeof RECALL_MODES)[number];
 
 export interface ListPage {
   memories: MemoryRecord[];

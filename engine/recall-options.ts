@@ -6,12 +6,13 @@ import {
   validateTags,
   validateTime,
 } from './memory-fields.ts';
-import type { MemoryRecord, MemoryType } from './memory.ts';
+import { RECALL_MODES, type MemoryRecord, type MemoryType, type RecallMode } from './memory.ts';
 import type { EngineOptions } from './options.ts';
 import type { RecallFilter, RecallOptions } from './storage.ts';
 
 export interface CheckedRecall {
   k: number;
+  mode: RecallMode | undefined;
   /** Hits scoring below this are dropped. */
   threshold: number;
   includeSuppressed: boolean;
@@ -44,10 +45,17 @@ export function checkRecallOptions(
     );
   }
   const includeSuppressed = options.includeSuppressed === true;
+  const { mode } = options;
+  if (mode !== undefined && !RECALL_MODES.includes(mode)) {
+    throw new EngramError(
+      'ENG_QUERY_INVALID',
+      `mode must be one of ${RECALL_MODES.join(', ')}, got ${JSON.stringify(mode)}`,
+    );
+  }
   const filter = checkFilter(options.filter);
   const accept = (record: MemoryRecord): boolean =>
     (includeSuppressed || !record.suppressed) && matches(record, filter);
-  return { k, threshold, includeSuppressed, accept, selective: filter !== undefined };
+  return { k, mode, threshold, includeSuppressed, accept, selective: filter !== undefined };
 }
 
 interface CheckedFilter {

@@ -10,6 +10,7 @@ import type {
   MemoryRecord,
   MemoryType,
   RecallHit,
+  RecallMode,
   RememberInput,
 } from './memory.ts';
 import type { SpaceId } from './space-id.ts';
@@ -38,6 +39,8 @@ export interface RecallOptions extends CallOptions {
   filter?: RecallFilter;
   /** Suppressed memories are hidden from recall unless this is true. */
   includeSuppressed?: boolean;
+  /** Default: hybrid for a text query, similarity for a vector. lexical and hybrid need text. */
+  mode?: RecallMode;
 }
 
 export interface ForgetOptions extends CallOptions {
@@ -75,6 +78,8 @@ export interface SpaceStats {
   snapshotLsn: number;
   /** Log records durable but not yet in the warm tier and index. */
   pendingApply: number;
+  /** True while the background applier runs (applying records or writing a checkpoint). */
+  applying: boolean;
   /** Age in ms of the oldest log record not yet applied (0 when caught up). */
   applyLagMs: number;
   walSegments: number;

@@ -5,9 +5,9 @@
  * "automobile" are unrelated to it. Use a model embedder (openai-compatible or onnx) for
  * semantic recall.
  */
+import { tokenize } from '../text-tokens.ts';
 import { normalise, type Embedder } from './embedder.ts';
 
-const WORD = /[\p{L}\p{N}]+/gu;
 const WEIGHT_WORD = 1;
 const WEIGHT_BIGRAM = 0.5;
 const WEIGHT_TRIGRAM = 0.25;
@@ -39,7 +39,7 @@ export class HashEmbedder implements Embedder {
 
   embedOne(text: string): Float32Array {
     const vector = new Float32Array(this.dimension);
-    const words = text.normalize('NFKC').toLowerCase().match(WORD) ?? [];
+    const words = tokenize(text);
     const add = (feature: string, weight: number): void => {
       const slot = fnv1a(feature, 0) % this.dimension;
       const sign = fnv1a(feature, 0x9e3779b9) & 1 ? 1 : -1;

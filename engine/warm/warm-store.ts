@@ -151,6 +151,11 @@ export class WarmStore {
     return out;
   }
 
+  /** Every record, in id order. */
+  *allRecords(): Generator<MemoryRecord> {
+    for (const { value } of this.records.getRange({})) yield value;
+  }
+
   /** Every live vector with its label, for rebuilding the index. */
   *vectorsWithLabels(): Generator<{ label: number; vector: Float32Array }> {
     for (const { key, value } of this.vectors.getRange({})) {

@@ -5,6 +5,7 @@ import {
   isEngramError,
   type MemoryPatch,
   type RecallFilter,
+  type RecallMode,
   type RecallOptions,
   type SpaceHandle,
 } from '../../engine/index.ts';
@@ -109,13 +110,7 @@ export function memoryRoutes(app: FastifyInstance, ctx: HttpContext): void {
   );
 
   const recall = async (space: SpaceHandle | undefined, spaceId: string, wire: RecallWire) => {
-    const mode = wire.mode ?? 'similarity';
-    if (mode !== 'similarity') {
-      throw new EngramError(
-        'ENG_NOT_IMPLEMENTED',
-        `Recall mode "${mode}" is not implemented in this build (only "similarity")`,
-      );
-    }
+    const mode = wire.mode as RecallMode | undefined;
     if (wire.include_cold) {
       throw new EngramError(
         'ENG_NOT_IMPLEMENTED',
@@ -133,6 +128,7 @@ export function memoryRoutes(app: FastifyInstance, ctx: HttpContext): void {
       k: wire.k ?? DEFAULT_K,
       includeSuppressed: wire.include_suppressed === true,
     };
+    if (mode !== undefined) options.mode = mode;
     if (wire.threshold !== undefined) options.threshold = wire.threshold;
     const f = wire.filters;
     if (f) {
@@ -152,10 +148,10 @@ export function memoryRoutes(app: FastifyInstance, ctx: HttpContext): void {
           `k must be an integer from 1 to ${ctx.registry.options.maxK}`,
         );
       }
-      return { memories: [], memory_space: spaceId, mode };
+      return { memories: [], memory_space: spaceId };
     }
     const hits = await space.recall(hasQuery ? wire.query! : wire.embedding!, options);
-    return { memories: hits.map((hit) => hitToWire(hit, spaceId)), memory_space: spaceId, mode };
+    return { memories: hits.map((hit) => hitToWire(hit, spaceId)), memory_space: spaceId };
   };
 
   app.get(

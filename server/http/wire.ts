@@ -50,9 +50,9 @@ export function memoryToWire(record: MemoryRecord, space: string): WireMemory {
 export function hitToWire(
   hit: RecallHit,
   space: string,
-): WireMemory & { score: number; tier: 'warm' } {
+): WireMemory & { score: number; parts: RecallHit['parts']; tier: 'warm' } {
   // Every memory lives in the warm tier (LMDB, or its durable log tail) until hot/cold tiers exist.
-  return { ...memoryToWire(hit.memory, space), score: hit.score, tier: 'warm' };
+  return { ...memoryToWire(hit.memory, space), score: hit.score, parts: hit.parts, tier: 'warm' };
 }
 
 export interface WireRemember {

@@ -616,7 +616,7 @@ export function runStorageConformance(name: string, factory: StorageEngineFactor
           );
         }
         await assert.rejects(
-          space.recall('not a vector', { k: 1 }),
+          space.recall('not a vector', { k: 1, mode: 'similarity' }),
           rejectsWith('ENG_EMBEDDER_MISSING'),
         );
         await space.remember({ id: 'ok', content: 'x', vector: [1, 2, 3] });

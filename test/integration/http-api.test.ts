@@ -179,6 +179,13 @@ test('malformed input gets a 400 or 413 with the catalogue code, never a 500', a
       'POST',
       '/api/v1/memories/recall',
       { query: 'x', mode: 'telepathy' },
+      400,
+      'ENG_QUERY_INVALID',
+    ],
+    [
+      'POST',
+      '/api/v1/memories/recall',
+      { query: 'x', mode: 'spreading' },
       501,
       'ENG_NOT_IMPLEMENTED',
     ],

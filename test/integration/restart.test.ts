@@ -229,7 +229,12 @@ async function writeBatch(
 
 async function waitForApply(space: SpaceHandle): Promise<void> {
   const deadline = Date.now() + 10_000;
-  while ((await space.stats()).pendingApply > 0) {
+  // Wait for the applier to finish its checkpoint too, not only to drain: segments are removed then.
+  for (
+    let stats = await space.stats();
+    stats.pendingApply > 0 || stats.applying;
+    stats = await space.stats()
+  ) {
     assert.ok(Date.now() < deadline, `${space.id}: the applier did not catch up within 10 s`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
