@@ -1,0 +1,60 @@
+/**
+ * Entry point of a benchmark child process: `child.ts <task> <json params>`. Runs the task,
+ * writes its result (JSON) to params.resultFile, then ends the process with SIGKILL, so the
+ * engine gets no chance to drain its applier or checkpoint: nothing after the measurement
+ * costs time, and for the replay benchmark the kill is the simulated crash.
+ *
+ * (A normal exit is not an option anyway: process.exit() while an LMDB write transaction of the
+ * applier is in flight hangs for good with lmdb 3.5.6: exit joins the libuv thread pool while
+ * lmdb's write worker, on that pool, waits for a JS callback that can no longer run.)
+ *
+ * With ENGRAM_BENCH_PROFILE_DIR set (run.ts --profile), the task runs under the V8 sampling
+ * profiler (node:inspector, so no exit is needed to get the profile) and the .cpuprofile is
+ * written there before the kill.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
+import { engineWritesTask, rawWritesTask } from './benchmarks/durable-writes.ts';
+import { catchUpTask } from './benchmarks/index-catch-up.ts';
+import { replayOpenTask, replayPrepareTask } from './benchmarks/replay.ts';
+
+type Task = (params: never) => unknown;
+
+const TASKS: Record<string, Task> = {
+  'durable-writes:engine': engineWritesTask,
+  'durable-writes:raw': rawWritesTask,
+  'replay:prepare': replayPrepareTask,
+  'replay:open': replayOpenTask,
+  'index-catch-up:run': catchUpTask,
+};
+
+const [name, json] = process.argv.slice(2);
+const task = name === undefined ? undefined : TASKS[name];
+if (!task || json === undefined) {
+  console.error(`usage: child.ts <${Object.keys(TASKS).join('|')}> <json params>`);
+  process.exit(2);
+}
+const params = JSON.parse(json) as { resultFile: string };
+const profileDir = process.env.ENGRAM_BENCH_PROFILE_DIR;
+let session: Session | undefined;
+if (profileDir) {
+  session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+}
+try {
+  const result = await (task as (p: unknown) => unknown)(params);
+  writeFileSync(params.resultFile, JSON.stringify(result));
+  if (session && profileDir) {
+    const { profile } = await session.post('Profiler.stop');
+    mkdirSync(profileDir, { recursive: true });
+    const file = `${name!.replace(':', '-')}-${Date.now()}-${process.pid}.cpuprofile`;
+    writeFileSync(join(profileDir, file), JSON.stringify(profile));
+  }
+} catch (error) {
+  console.error(error);
+  process.kill(process.pid, 'SIGKILL');
+}
+process.kill(process.pid, 'SIGKILL');
