@@ -159,10 +159,15 @@ export class WalWriter<T> {
     if (this.pumping) return;
     this.pumping = true;
     this.idle = new Promise((resolve) => (this.markIdle = resolve));
-    void this.run().finally(() => {
-      this.pumping = false;
-      this.markIdle();
-    });
+    // Start on the next turn of the event loop, not now: writers woken by the previous group's
+    // acknowledgements append in this turn, and they should share the next fdatasync instead of
+    // the first of them getting one to itself.
+    void new Promise((resolve) => setImmediate(resolve))
+      .then(() => this.run())
+      .finally(() => {
+        this.pumping = false;
+        this.markIdle();
+      });
   }
 
   private async run(): Promise<void> {
@@ -199,6 +204,8 @@ export class WalWriter<T> {
         );
       }
       for (const p of group) p.resolve();
+      // Let the writers just answered append their next records before the next group is cut.
+      await new Promise((resolve) => setImmediate(resolve));
       if (segment.bytes >= this.options.segmentBytesMax) {
         await this.guard(() => this.rotate(), []);
       }

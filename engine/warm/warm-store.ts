@@ -256,6 +256,15 @@ export class WarmStore {
     }
   }
 
+  /**
+   * Resolves once every committed batch is on disk. lmdb commits with overlapping sync: a
+   * commit is visible before it is flushed, so a checkpoint must wait for this before it
+   * removes the log records that batch came from.
+   */
+  async flushed(): Promise<void> {
+    await this.root.flushed;
+  }
+
   async close(): Promise<void> {
     await this.root.close();
   }
