@@ -25,6 +25,7 @@ export type {
   MemoryPatch,
   MemoryRecord,
   MemoryType,
+  MemoryView,
   RecallHit,
   RecallMode,
   RememberInput,

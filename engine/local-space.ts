@@ -46,7 +46,9 @@ import {
   type ListPage,
   type MemoryPatch,
   type MemoryRecord,
+  type MemoryView,
   type RecallHit,
+  type RecallMode,
   type RememberInput,
 } from './memory.ts';
 import type { EngineOptions } from './options.ts';
@@ -59,9 +61,16 @@ import type {
   RecallOptions,
   SpaceStats,
 } from './storage.ts';
-import { checkRecallOptions } from './recall-options.ts';
+import { checkRecallOptions, type CheckedRecall } from './recall-options.ts';
+import { AccessStats } from './access-stats.ts';
 import { LexicalIndex } from './lexical-index.ts';
-import { hybridHits, lexicalHits, modeNeedsText, similarityHits } from './space-recall.ts';
+import {
+  hybridHits,
+  lexicalHits,
+  modeNeedsText,
+  similarityHits,
+  type ScoredRecord,
+} from './space-recall.ts';
 import { hnswParams, recoverSpace } from './space-recovery.ts';
 import { HnswIndex } from './vector/hnsw-index.ts';
 import type { DurableRecord, WalWriter } from './wal/wal-writer.ts';
@@ -96,6 +105,8 @@ export class LocalSpace {
   /** The space's embedder, or why there is none usable on this server. */
   private embedder: Embedder | EngramError;
   private lexical: LexicalIndex | undefined;
+  private readonly access: AccessStats;
+  private readonly accessTimer: NodeJS.Timeout;
 
   private constructor(
     private readonly ctx: SpaceContext,
@@ -109,6 +120,15 @@ export class LocalSpace {
   ) {
     this.id = ctx.id;
     this.embedder = resolveEmbedder(ctx, meta);
+    this.access = new AccessStats(warm, ctx.options.activationHalfLifeMs);
+    this.accessTimer = setInterval(() => {
+      this.access
+        .flush()
+        .catch((error: unknown) =>
+          this.ctx.logger.warn({ err: error, space: this.id }, 'flushing access statistics failed'),
+        );
+    }, ctx.options.accessFlushMs);
+    this.accessTimer.unref();
     this.memtable = new Memtable(
       (id) => warm.getRecord(id) !== undefined || warm.labelOf(id) !== undefined,
     );
@@ -140,7 +160,7 @@ export class LocalSpace {
 
   // ---- writes ---------------------------------------------------------------------------
 
-  async remember(input: RememberInput, options: CallOptions = {}): Promise<MemoryRecord> {
+  async remember(input: RememberInput, options: CallOptions = {}): Promise<MemoryView> {
     const limits = this.ctx.options;
     if (input === null || typeof input !== 'object') {
       throw new EngramError(
@@ -189,10 +209,10 @@ export class LocalSpace {
     this.checkCall(options);
     if (vector) this.fixDimension(vector.length);
     const lsn = await this.append({ kind: 'put', record, vector });
-    return { ...record, lsn };
+    return this.view({ ...record, lsn });
   }
 
-  async update(id: string, patch: MemoryPatch, options: CallOptions = {}): Promise<MemoryRecord> {
+  async update(id: string, patch: MemoryPatch, options: CallOptions = {}): Promise<MemoryView> {
     validateMemoryId(id, this.ctx.options);
     const clean = validatePatch(patch, this.ctx.options);
     this.checkCall(options);
@@ -200,7 +220,7 @@ export class LocalSpace {
     await this.append({ kind: 'update', id, patch: clean, updatedAt: Date.now() });
     const current = this.currentRecord(id);
     if (!current) throw this.notFound(id); // deleted by a write acknowledged in the same group
-    return current;
+    return this.view(current);
   }
 
   async forget(id: string, options: ForgetOptions = {}): Promise<boolean> {
@@ -367,6 +387,7 @@ export class LocalSpace {
       }
       case 'delete':
         this.lexical?.remove(entry.id);
+        this.access.forget(entry.id);
         this.memtable.set(entry.id, { lsn, record: undefined, vector: undefined, durableAt });
         break;
       case 'settings':
@@ -401,9 +422,10 @@ export class LocalSpace {
     );
   }
 
-  get(id: string): MemoryRecord | undefined {
+  get(id: string): MemoryView | undefined {
     validateMemoryId(id, this.ctx.options);
-    return this.currentRecord(id);
+    const record = this.currentRecord(id);
+    return record && this.view(record);
   }
 
   getVector(id: string): Float32Array | undefined {
@@ -452,6 +474,16 @@ export class LocalSpace {
     }
     if (mode !== 'similarity' && text === undefined) modeNeedsText(mode);
     this.checkCall(options);
+    return this.finishRecall(await this.scoreRecall(mode, query, text, checked, options));
+  }
+
+  private async scoreRecall(
+    mode: RecallMode,
+    query: string | Float32Array | readonly number[],
+    text: string | undefined,
+    checked: CheckedRecall,
+    options: RecallOptions,
+  ): Promise<ScoredRecord[]> {
     const { k, threshold, accept } = checked;
     const sources = { memtable: this.memtable, warm: this.warm, index: this.index };
     if (mode === 'lexical')
@@ -482,6 +514,29 @@ export class LocalSpace {
         accept,
       );
     return similarityHits(sources, vector, k, threshold, accept);
+  }
+
+  /** Attaches access statistics and activation, then counts this recall as an access. */
+  private finishRecall(scored: ScoredRecord[]): RecallHit[] {
+    const now = Date.now();
+    const hits = scored.map(({ memory, score, parts }) => {
+      const view = this.view(memory);
+      const activation = this.access.activation(memory, view, now);
+      return {
+        memory: view,
+        score,
+        parts: { ...parts, confidence: memory.confidence, activation },
+      };
+    });
+    this.access.touch(
+      hits.map((hit) => hit.memory),
+      now,
+    );
+    return hits;
+  }
+
+  private view(record: MemoryRecord): MemoryView {
+    return { ...record, ...this.access.get(record) };
   }
 
   /** The BM25 index, built on first use from the warm tier and the memtable, then kept current. */
@@ -515,7 +570,7 @@ export class LocalSpace {
       if (entry.record && (after === undefined || id > after)) page.set(id, entry.record);
     }
     const ids = [...page.keys()].sort();
-    const memories = ids.slice(0, limit).map((id) => page.get(id)!);
+    const memories = ids.slice(0, limit).map((id) => this.view(page.get(id)!));
     return { memories, nextCursor: ids.length > limit ? memories.at(-1)?.id : undefined };
   }
 
@@ -634,6 +689,7 @@ export class LocalSpace {
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
+    clearInterval(this.accessTimer);
     try {
       await this.wal.close();
       while (this.applier) await this.applier;
@@ -645,6 +701,7 @@ export class LocalSpace {
       ) {
         await this.checkpoint();
       }
+      await this.access.flush();
     } catch (error) {
       // Nothing is lost: the log still holds every record the warm tier or snapshot lacks.
       this.ctx.logger.warn(

@@ -65,19 +65,29 @@ export interface MemoryPatch {
   suppressed?: boolean;
 }
 
+/** A memory as read: the record plus its access statistics (kept outside the log). */
+export interface MemoryView extends MemoryRecord {
+  accessCount: number;
+  /** ms since the epoch of the last recall that returned it; null if never recalled */
+  lastAccess: number | null;
+}
+
 export interface RecallHit {
-  memory: MemoryRecord;
-  /** similarity mode: cosine in [-1, 1]; lexical: BM25 relative to the best hit; hybrid: their blend in [0, 1]. */
+  memory: MemoryView;
+  /**
+   * Relevance weighed by confidence (see engine/space-recall.ts). Relevance is the cosine in
+   * similarity mode, BM25 relative to the best hit in lexical mode, their blend in hybrid.
+   */
   score: number;
-  /** The parts the score was made of: cosine similarity and raw BM25. */
-  parts: { similarity?: number; lexical?: number };
+  /** What the score was made of, plus the memory's activation at recall time. */
+  parts: { similarity?: number; lexical?: number; confidence: number; activation: number };
 }
 
 export const RECALL_MODES = ['similarity', 'lexical', 'hybrid', 'spreading'] as const;
 export type RecallMode = (typeof RECALL_MODES)[number];
 
 export interface ListPage {
-  memories: MemoryRecord[];
+  memories: MemoryView[];
   /** Pass as `after` to get the next page; undefined on the last page. */
   nextCursor: string | undefined;
 }

@@ -37,6 +37,10 @@ export interface EngineOptions {
   maxDimensions: number;
   maxK: number;
   maxListLimit: number;
+  /** Recall access counts are written to the warm tier this often (and at close), not through the log. */
+  accessFlushMs: number;
+  /** Activation halves every this many ms without a recall. */
+  activationHalfLifeMs: number;
   hnswM: number;
   hnswEfConstruction: number;
   hnswEfSearch: number;
@@ -63,6 +67,8 @@ export const ENGINE_DEFAULTS: Readonly<Omit<EngineOptions, 'dataRoot'>> = Object
   maxDimensions: 4096,
   maxK: 1000,
   maxListLimit: 1000,
+  accessFlushMs: 5000,
+  activationHalfLifeMs: 7 * 24 * 3600 * 1000,
   hnswM: 16,
   hnswEfConstruction: 200,
   hnswEfSearch: 64,
@@ -85,6 +91,8 @@ const INTEGER_RANGES: Record<string, readonly [number, number]> = {
   maxDimensions: [1, 65_536],
   maxK: [1, 100_000],
   maxListLimit: [1, 100_000],
+  accessFlushMs: [10, 3_600_000],
+  activationHalfLifeMs: [1000, 100 * 365 * 24 * 3600 * 1000],
   hnswM: [2, 128],
   hnswEfConstruction: [1, 10_000],
   hnswEfSearch: [1, 10_000],

@@ -1,5 +1,11 @@
 import type { LocalSpace } from './local-space.ts';
-import type { ListPage, MemoryPatch, MemoryRecord, RecallHit, RememberInput } from './memory.ts';
+import type {
+  ListPage,
+  MemoryPatch,
+  MemoryView,
+  RecallHit,
+  RememberInput,
+} from './memory.ts';
 import type { SpaceId } from './space-id.ts';
 import type {
   CallOptions,
@@ -22,16 +28,16 @@ export class LocalSpaceHandle implements SpaceHandle {
     private readonly run: Run,
   ) {}
 
-  remember(input: RememberInput, options?: CallOptions): Promise<MemoryRecord> {
+  remember(input: RememberInput, options?: CallOptions): Promise<MemoryView> {
     return this.run((space) => space.remember(input, options));
   }
-  get(id: string): Promise<MemoryRecord | undefined> {
+  get(id: string): Promise<MemoryView | undefined> {
     return this.run((space) => space.get(id));
   }
   getVector(id: string): Promise<Float32Array | undefined> {
     return this.run((space) => space.getVector(id));
   }
-  update(id: string, patch: MemoryPatch, options?: CallOptions): Promise<MemoryRecord> {
+  update(id: string, patch: MemoryPatch, options?: CallOptions): Promise<MemoryView> {
     return this.run((space) => space.update(id, patch, options));
   }
   forget(id: string, options?: ForgetOptions): Promise<boolean> {

@@ -2,18 +2,22 @@
  * Recall in one open space, in three modes:
  * - similarity: cosine over the vector index, plus an exact scan of the memtable (the durable
  *   records the index has not applied yet), so an acknowledged write is recallable at once;
- * - lexical: BM25 over the memories' words;
- * - hybrid (the default for a text query): both, fused as 0.5 * max(0, cosine) + 0.5 * BM25
- *   relative to the best BM25 of the query.
+ * - lexical: BM25 over the memories' words, relative to the query's best BM25 (so the best is 1);
+ * - hybrid (the default for a text query): 0.5 * max(0, cosine) + 0.5 * relative BM25.
+ * That relevance is then weighed by confidence:
+ *   score = relevance * (1 - CONFIDENCE_WEIGHT + CONFIDENCE_WEIGHT * confidence)
+ * so a memory trusted fully keeps its relevance and one not trusted at all keeps 70% of it.
  * Every hit passes the filters and suppression check; the threshold applies to the final score.
  */
 import { EngramError } from './errors.ts';
 import type { LexicalIndex } from './lexical-index.ts';
-import { cosineSimilarity, type MemoryRecord, type RecallHit } from './memory.ts';
+import { cosineSimilarity, type MemoryRecord } from './memory.ts';
 import type { Memtable } from './memtable.ts';
 import type { CheckedRecall } from './recall-options.ts';
 import type { HnswIndex } from './vector/hnsw-index.ts';
 import type { WarmStore } from './warm/warm-store.ts';
+
+export const CONFIDENCE_WEIGHT = 0.3;
 
 export interface RecallSources {
   memtable: Memtable;
@@ -21,7 +25,18 @@ export interface RecallSources {
   index: HnswIndex | undefined;
 }
 
-/** The current version of a memory (memtable first), undefined if deleted or absent. */
+/** A recall result before access statistics and activation are attached. */
+export interface ScoredRecord {
+  memory: MemoryRecord;
+  score: number;
+  parts: { similarity?: number; lexical?: number };
+}
+
+type Accept = CheckedRecall['accept'];
+
+const weigh = (memory: MemoryRecord, relevance: number): number =>
+  relevance * (1 - CONFIDENCE_WEIGHT + CONFIDENCE_WEIGHT * memory.confidence);
+
 function current(sources: RecallSources, id: string): MemoryRecord | undefined {
   const entry = sources.memtable.get(id);
   return entry ? entry.record : sources.warm.getRecord(id);
@@ -32,8 +47,18 @@ function currentVector(sources: RecallSources, id: string): Float32Array | undef
   return entry ? entry.vector : sources.warm.getVector(id);
 }
 
-function byScore(a: RecallHit, b: RecallHit): number {
-  return b.score - a.score || (a.memory.id < b.memory.id ? -1 : 1);
+/** Weighs, drops what is under the threshold, and keeps the best k (ties broken by id). */
+function best(
+  candidates: Array<{ memory: MemoryRecord; relevance: number; parts: ScoredRecord['parts'] }>,
+  k: number,
+  threshold: number,
+): ScoredRecord[] {
+  const out: ScoredRecord[] = [];
+  for (const { memory, relevance, parts } of candidates) {
+    const score = weigh(memory, relevance);
+    if (score >= threshold) out.push({ memory, score, parts });
+  }
+  return out.sort((a, b) => b.score - a.score || (a.memory.id < b.memory.id ? -1 : 1)).slice(0, k);
 }
 
 export function similarityHits(
@@ -41,40 +66,39 @@ export function similarityHits(
   vector: Float32Array,
   k: number,
   threshold: number,
-  accept: CheckedRecall['accept'],
-): RecallHit[] {
+  accept: Accept,
+): ScoredRecord[] {
   const { memtable, warm, index } = sources;
-  const hits: RecallHit[] = [];
+  const tail: Array<{ memory: MemoryRecord; relevance: number; parts: ScoredRecord['parts'] }> = [];
   for (const [, entry] of memtable.entriesView()) {
     if (entry.record && entry.vector && accept(entry.record)) {
-      const score = cosineSimilarity(vector, entry.vector);
-      if (score >= threshold)
-        hits.push({ memory: entry.record, score, parts: { similarity: score } });
+      const similarity = cosineSimilarity(vector, entry.vector);
+      tail.push({ memory: entry.record, relevance: similarity, parts: { similarity } });
     }
   }
-  // Over-fetch from the index by what the memtable shadows; when filters or suppression
-  // reject candidates, search again for more (up to the whole index) until k are found.
+  // Ask the index for more than k: the memtable shadows some of its entries, filters and
+  // suppression reject others, and confidence weighing can lift a lower-ranked hit above a
+  // higher one. Confidence only ever lowers a score, so once the k-th best weighed score is
+  // at least the rawest similarity fetched, nothing further down can enter the top k.
   const indexSize = index?.size ?? 0;
-  let want = k + memtable.shadowCount;
+  let want = 2 * k + memtable.shadowCount;
   for (;;) {
-    const found: RecallHit[] = [];
+    const found = [...tail];
     const results = index?.search(vector, want) ?? [];
-    for (const { label, score } of results) {
-      if (score < threshold) break; // results come best first
+    for (const { label, score: similarity } of results) {
       const id = warm.idOfLabel(label);
       if (id === undefined || memtable.has(id)) continue;
       const memory = warm.getRecord(id);
-      if (memory && accept(memory)) found.push({ memory, score, parts: { similarity: score } });
+      if (memory && accept(memory))
+        found.push({ memory, relevance: similarity, parts: { similarity } });
     }
-    const exhausted =
-      results.length < want || want >= indexSize || (results.at(-1)?.score ?? -2) < threshold;
-    if (found.length + hits.length >= k || exhausted) {
-      hits.push(...found);
-      break;
-    }
+    const top = best(found, k, threshold);
+    const lowestFetched = results.at(-1)?.score ?? -2;
+    const settled = top.length === k && top[k - 1]!.score >= lowestFetched;
+    if (settled || results.length < want || want >= indexSize || lowestFetched < threshold)
+      return top;
     want = Math.min(indexSize, want * 4);
   }
-  return hits.sort(byScore).slice(0, k);
 }
 
 export function lexicalHits(
@@ -83,20 +107,17 @@ export function lexicalHits(
   text: string,
   k: number,
   threshold: number,
-  accept: CheckedRecall['accept'],
-): RecallHit[] {
+  accept: Accept,
+): ScoredRecord[] {
   const results = lexical.search(text);
   const top = results[0]?.score ?? 0;
-  const hits: RecallHit[] = [];
+  const candidates = [];
   for (const { id, score } of results) {
     const memory = current(sources, id);
-    if (!memory || !accept(memory)) continue;
-    const relative = score / top;
-    if (relative < threshold) break;
-    hits.push({ memory, score: relative, parts: { lexical: score } });
-    if (hits.length >= k) break;
+    if (memory && accept(memory))
+      candidates.push({ memory, relevance: score / top, parts: { lexical: score } });
   }
-  return hits;
+  return best(candidates, k, threshold);
 }
 
 export function hybridHits(
@@ -105,15 +126,15 @@ export function hybridHits(
   query: { text: string; vector: Float32Array },
   k: number,
   threshold: number,
-  accept: CheckedRecall['accept'],
-): RecallHit[] {
+  accept: Accept,
+): ScoredRecord[] {
   const pool = Math.max(4 * k, 50);
   const candidates = new Map<
     string,
     { memory: MemoryRecord; similarity?: number; lexical?: number }
   >();
   for (const hit of similarityHits(sources, query.vector, pool, -1, accept)) {
-    candidates.set(hit.memory.id, { memory: hit.memory, similarity: hit.score });
+    candidates.set(hit.memory.id, { memory: hit.memory, ...hit.parts });
   }
   const lexicalResults = lexical.search(query.text);
   const top = lexicalResults[0]?.score ?? 0;
@@ -133,20 +154,18 @@ export function hybridHits(
       ...(vector ? { similarity: cosineSimilarity(query.vector, vector) } : {}),
     });
   }
-  const hits: RecallHit[] = [];
-  for (const { memory, similarity, lexical: bm25 } of candidates.values()) {
-    const score = 0.5 * Math.max(0, similarity ?? 0) + 0.5 * (top > 0 ? (bm25 ?? 0) / top : 0);
-    if (score < threshold) continue;
-    hits.push({
+  return best(
+    [...candidates.values()].map(({ memory, similarity, lexical: bm25 }) => ({
       memory,
-      score,
+      relevance: 0.5 * Math.max(0, similarity ?? 0) + 0.5 * (top > 0 ? (bm25 ?? 0) / top : 0),
       parts: {
         ...(similarity === undefined ? {} : { similarity }),
         ...(bm25 === undefined ? {} : { lexical: bm25 }),
       },
-    });
-  }
-  return hits.sort(byScore).slice(0, k);
+    })),
+    k,
+    threshold,
+  );
 }
 
 export function modeNeedsText(mode: string): never {

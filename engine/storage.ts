@@ -7,8 +7,8 @@
 import type {
   ListPage,
   MemoryPatch,
-  MemoryRecord,
   MemoryType,
+  MemoryView,
   RecallHit,
   RecallMode,
   RememberInput,
@@ -98,10 +98,10 @@ export interface SpaceSummary {
 
 export interface SpaceHandle {
   readonly id: SpaceId;
-  remember(input: RememberInput, options?: CallOptions): Promise<MemoryRecord>;
-  get(id: string): Promise<MemoryRecord | undefined>;
+  remember(input: RememberInput, options?: CallOptions): Promise<MemoryView>;
+  get(id: string): Promise<MemoryView | undefined>;
   getVector(id: string): Promise<Float32Array | undefined>;
-  update(id: string, patch: MemoryPatch, options?: CallOptions): Promise<MemoryRecord>;
+  update(id: string, patch: MemoryPatch, options?: CallOptions): Promise<MemoryView>;
   /** Hard delete (or suppress). Resolves false when the memory did not exist. */
   forget(id: string, options?: ForgetOptions): Promise<boolean>;
   associate(from: string, to: string, weight: number, options?: CallOptions): Promise<void>;

@@ -11,6 +11,15 @@ import { EngramError } from '../errors.ts';
 import type { SequencedEntry } from '../log-entry.ts';
 import type { MemoryRecord } from '../memory.ts';
 
+/** How often and when a memory was last recalled. */
+export interface AccessRecord {
+  count: number;
+  /** ms since the epoch */
+  last: number;
+  /** storedAt of the memory the counts belong to: a memory stored anew under the same id starts over. */
+  since: number;
+}
+
 /** What the vector index must do after a batch commits. */
 export type IndexOp =
   { op: 'upsert'; label: number; vector: Float32Array } | { op: 'delete'; label: number };
@@ -66,6 +75,7 @@ export class WarmStore {
     private readonly associations: Database<number, string>,
     private readonly associationsIn: Database<number, string>,
     private readonly meta: Database<number, string>,
+    private readonly access: Database<AccessRecord, string>,
   ) {}
 
   static open(path: string): WarmStore {
@@ -76,7 +86,7 @@ export class WarmStore {
       const root = open({
         path,
         pageSize: PAGE_BYTES,
-        maxDbs: 8,
+        maxDbs: 16,
         compression: false,
         encoder: ENCODER,
       });
@@ -94,6 +104,7 @@ export class WarmStore {
         db<number>('associations'),
         db<number>('associations-in'),
         db<number>('meta'),
+        db<AccessRecord>('access'),
       );
       store.appliedLsn(); // touch the environment now, so an unreadable one fails at open
       return store;
@@ -149,6 +160,31 @@ export class WarmStore {
       if (out.length >= limit) break;
     }
     return out;
+  }
+
+  /** Persisted access statistics of a memory (recent recalls may still be pending in memory). */
+  getAccess(id: string): AccessRecord | undefined {
+    return this.access.get(id);
+  }
+
+  /**
+   * Adds access counts gathered in memory since the last flush. Not logged: a crash loses at
+   * most the counts since the previous flush, never a memory. Counts of memories deleted
+   * meanwhile are dropped.
+   */
+  async addAccess(deltas: ReadonlyMap<string, AccessRecord>): Promise<void> {
+    await this.root.transaction(() => {
+      for (const [id, delta] of deltas) {
+        if (this.records.get(id) === undefined) continue;
+        const stored = this.access.get(id);
+        const base = stored?.since === delta.since ? stored : undefined;
+        void this.access.put(id, {
+          count: (base?.count ?? 0) + delta.count,
+          last: Math.max(base?.last ?? 0, delta.last),
+          since: delta.since,
+        });
+      }
+    });
   }
 
   /** Every record, in id order. */
@@ -223,6 +259,7 @@ export class WarmStore {
             void this.vectors.remove(entry.id);
             if (label !== undefined) ops[position] = { op: 'delete', label };
             this.removeAssociations(entry.id);
+            void this.access.remove(entry.id);
             break;
           }
           case 'association':

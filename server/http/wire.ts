@@ -1,6 +1,6 @@
 /** Engine records <-> the JSON the HTTP API speaks (snake_case, ISO 8601 times). */
 import type {
-  MemoryRecord,
+  MemoryView,
   RecallHit,
   RememberInput,
   SpaceStats,
@@ -20,12 +20,14 @@ export interface WireMemory {
   updated_at: string;
   suppressed: boolean;
   has_embedding: boolean;
+  access_count: number;
+  last_access: string | null;
   episode?: Record<string, unknown>;
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-export function memoryToWire(record: MemoryRecord, space: string): WireMemory {
+export function memoryToWire(record: MemoryView, space: string): WireMemory {
   const wire: WireMemory = {
     id: record.id,
     memory_space: space,
@@ -39,6 +41,8 @@ export function memoryToWire(record: MemoryRecord, space: string): WireMemory {
     updated_at: iso(record.updatedAt),
     suppressed: record.suppressed,
     has_embedding: record.hasVector,
+    access_count: record.accessCount,
+    last_access: record.lastAccess === null ? null : iso(record.lastAccess),
   };
   if (record.episode) {
     const { when, ...rest } = record.episode;

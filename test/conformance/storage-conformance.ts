@@ -369,7 +369,7 @@ export function runStorageConformance(name: string, factory: StorageEngineFactor
             ['r', 'other'],
           );
           assert.equal(hits[0]!.memory.content, 'second');
-          assert.ok(Math.abs(hits[0]!.score - 1) < SCORE_TOLERANCE);
+          assert.ok(Math.abs(hits[0]!.parts.similarity! - 1) < SCORE_TOLERANCE);
 
           // Replaced by a memory without a vector: no longer recallable.
           await space.remember({ id: 'r', content: 'third' });
@@ -707,7 +707,10 @@ export function runStorageConformance(name: string, factory: StorageEngineFactor
           await space.remember({ id, content: `new ${i}`, vector });
           const [top] = await space.recall(vector, { k: 1 });
           assert.equal(top?.memory.id, id, `recall right after remember of ${id}`);
-          assert.ok(Math.abs(top.score - 1) < SCORE_TOLERANCE, `score ${top.score}`);
+          assert.ok(
+            Math.abs(top.parts.similarity! - 1) < SCORE_TOLERANCE,
+            `similarity ${top.parts.similarity}`,
+          );
           assert.equal((await space.get(id))?.content, `new ${i}`);
           assert.equal(
             (await space.list({ after: `new-${String(i - 1).padStart(2, '0')}`, limit: 1 }))
@@ -758,8 +761,8 @@ export function runStorageConformance(name: string, factory: StorageEngineFactor
           );
           all.forEach((hit, i) => {
             assert.ok(
-              Math.abs(hit.score - expected[i]!.score) < SCORE_TOLERANCE,
-              `${hit.memory.id}: score ${hit.score}, cosine ${expected[i]!.score}`,
+              Math.abs(hit.parts.similarity! - expected[i]!.score) < SCORE_TOLERANCE,
+              `${hit.memory.id}: similarity ${hit.parts.similarity}, cosine ${expected[i]!.score}`,
             );
             if (i > 0) assert.ok(all[i - 1]!.score >= hit.score, 'scores descend');
           });

@@ -224,14 +224,17 @@ test('a vector of huge or tiny magnitude is recalled with the same score before 
       await space.remember({ id, content: id, vector });
       const [hit] = await space.recall(vector, { k: 1 });
       assert.equal(hit?.memory.id, id);
-      fresh.set(id, hit.score);
+      fresh.set(id, hit.parts.similarity!);
     }
     await settle(space);
     for (const [id, vector] of cases) {
       const hits = await space.recall(vector, { k: 3 });
       const own = hits.find((h) => h.memory.id === id);
       assert.ok(own, `${id} is recalled once applied`);
-      assert.ok(Math.abs(own.score - 1) < 1e-5, `${id}: score ${own.score} once indexed`);
+      assert.ok(
+        Math.abs(own.parts.similarity! - 1) < 1e-5,
+        `${id}: similarity ${own.parts.similarity} once indexed`,
+      );
       assert.ok(
         Math.abs(fresh.get(id)! - 1) < 1e-5,
         `${id}: score ${fresh.get(id)} right after remember`,

@@ -262,7 +262,10 @@ class Recall implements SpaceCommand {
       const id = hit.memory.id;
       const reference = scoreOf.get(id);
       assert.ok(reference !== undefined, `${why}: ${id} has no vector in the model`);
-      assert.ok(Math.abs(hit.score - reference) <= SCORE_TOLERANCE, `${why}: score of ${id}`);
+      assert.ok(
+        Math.abs(hit.parts.similarity! - reference) <= SCORE_TOLERANCE,
+        `${why}: similarity of ${id}`,
+      );
       assertMatches(hit.memory, id, model.memories.get(id), why);
       if (i > 0) assert.ok(hits[i - 1]!.score >= hit.score, `${why}: scores must descend`);
     }
