@@ -63,6 +63,7 @@ import type {
 } from './storage.ts';
 import { checkRecallOptions, type CheckedRecall } from './recall-options.ts';
 import { AccessStats } from './access-stats.ts';
+import { checkSpreadOptions, spreadActivation } from './spreading.ts';
 import { LexicalIndex } from './lexical-index.ts';
 import {
   hybridHits,
@@ -466,15 +467,34 @@ export class LocalSpace {
     const canEmbed = !(this.embedder instanceof EngramError);
     const mode =
       checked.mode ?? (text === undefined ? 'similarity' : canEmbed ? 'hybrid' : 'lexical');
-    if (mode === 'spreading') {
-      throw new EngramError(
-        'ENG_NOT_IMPLEMENTED',
-        'Recall mode "spreading" is not implemented in this build',
-      );
-    }
-    if (mode !== 'similarity' && text === undefined) modeNeedsText(mode);
+    if ((mode === 'lexical' || mode === 'hybrid') && text === undefined) modeNeedsText(mode);
     this.checkCall(options);
-    return this.finishRecall(await this.scoreRecall(mode, query, text, checked, options));
+    if (mode !== 'spreading') {
+      return this.finishRecall(await this.scoreRecall(mode, query, text, checked, options));
+    }
+    // Seeds from the mode a plain recall of this query would use, then activation spreads.
+    const spread = checkSpreadOptions(options.spread);
+    const seedMode = text === undefined ? 'similarity' : canEmbed ? 'hybrid' : 'lexical';
+    // The strongest few hits seed the spread; the rest can still be reached through them.
+    const seeds = (
+      await this.scoreRecall(seedMode, query, text, { ...checked, threshold: -1 }, options)
+    )
+      .filter((hit) => hit.score > 0)
+      .slice(0, spread.seeds);
+    const reached = spreadActivation(
+      seeds,
+      {
+        neighbours: (id) => this.associations(id),
+        record: (id) => this.currentRecord(id),
+        accept: checked.accept,
+      },
+      spread,
+    );
+    const ranked = reached
+      .filter((hit) => hit.score >= checked.threshold)
+      .sort((a, b) => b.score - a.score || (a.memory.id < b.memory.id ? -1 : 1))
+      .slice(0, checked.k);
+    return this.finishRecall(ranked);
   }
 
   private async scoreRecall(
@@ -519,13 +539,14 @@ export class LocalSpace {
   /** Attaches access statistics and activation, then counts this recall as an access. */
   private finishRecall(scored: ScoredRecord[]): RecallHit[] {
     const now = Date.now();
-    const hits = scored.map(({ memory, score, parts }) => {
+    const hits = scored.map(({ memory, score, parts, path }): RecallHit => {
       const view = this.view(memory);
       const activation = this.access.activation(memory, view, now);
       return {
         memory: view,
         score,
         parts: { ...parts, confidence: memory.confidence, activation },
+        ...(path ? { path } : {}),
       };
     });
     this.access.touch(

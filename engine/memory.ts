@@ -81,6 +81,8 @@ export interface RecallHit {
   score: number;
   /** What the score was made of, plus the memory's activation at recall time. */
   parts: { similarity?: number; lexical?: number; confidence: number; activation: number };
+  /** spreading mode: the memory ids from the seed hit to this one (just the seed for a seed). */
+  path?: string[];
 }
 
 export const RECALL_MODES = ['similarity', 'lexical', 'hybrid', 'spreading'] as const;

@@ -1,11 +1,5 @@
 import type { LocalSpace } from './local-space.ts';
-import type {
-  ListPage,
-  MemoryPatch,
-  MemoryView,
-  RecallHit,
-  RememberInput,
-} from './memory.ts';
+import type { ListPage, MemoryPatch, MemoryView, RecallHit, RememberInput } from './memory.ts';
 import type { SpaceId } from './space-id.ts';
 import type {
   CallOptions,

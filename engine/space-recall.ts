@@ -30,6 +30,7 @@ export interface ScoredRecord {
   memory: MemoryRecord;
   score: number;
   parts: { similarity?: number; lexical?: number };
+  path?: string[];
 }
 
 type Accept = CheckedRecall['accept'];

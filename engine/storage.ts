@@ -41,6 +41,11 @@ export interface RecallOptions extends CallOptions {
   includeSuppressed?: boolean;
   /** Default: hybrid for a text query, similarity for a vector. lexical and hybrid need text. */
   mode?: RecallMode;
+  /**
+   * spreading mode: seeds (the best direct hits that spread, 1-50, default 3), hops (1-4,
+   * default 2), fan-out per memory (1-32, default 8), decay per hop ((0, 1], default 0.5).
+   */
+  spread?: { seeds?: number; hops?: number; fanOut?: number; decay?: number };
 }
 
 export interface ForgetOptions extends CallOptions {

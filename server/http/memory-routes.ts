@@ -22,6 +22,7 @@ interface RecallWire {
   threshold?: number;
   include_suppressed?: boolean;
   include_cold?: boolean;
+  spread?: { seeds?: number; hops?: number; fan_out?: number; decay?: number };
   filters?: {
     tags?: string[];
     memory_types?: RecallFilter['memoryTypes'];
@@ -129,6 +130,15 @@ export function memoryRoutes(app: FastifyInstance, ctx: HttpContext): void {
       includeSuppressed: wire.include_suppressed === true,
     };
     if (mode !== undefined) options.mode = mode;
+    if (wire.spread) {
+      const { seeds, hops, fan_out: fanOut, decay } = wire.spread;
+      options.spread = {
+        ...(seeds === undefined ? {} : { seeds }),
+        ...(hops === undefined ? {} : { hops }),
+        ...(fanOut === undefined ? {} : { fanOut }),
+        ...(decay === undefined ? {} : { decay }),
+      };
+    }
     if (wire.threshold !== undefined) options.threshold = wire.threshold;
     const f = wire.filters;
     if (f) {

@@ -88,6 +88,16 @@ export const recallBody = {
     include_suppressed: { type: 'boolean' },
     include_cold: { type: 'boolean' },
     filters: { type: 'object', additionalProperties: false, properties: filterFields },
+    spread: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        seeds: { type: 'integer' },
+        hops: { type: 'integer' },
+        fan_out: { type: 'integer' },
+        decay: { type: 'number' },
+      },
+    },
   },
 } as const;
 

@@ -54,9 +54,15 @@ export function memoryToWire(record: MemoryView, space: string): WireMemory {
 export function hitToWire(
   hit: RecallHit,
   space: string,
-): WireMemory & { score: number; parts: RecallHit['parts']; tier: 'warm' } {
+): WireMemory & { score: number; parts: RecallHit['parts']; tier: 'warm'; path?: string[] } {
   // Every memory lives in the warm tier (LMDB, or its durable log tail) until hot/cold tiers exist.
-  return { ...memoryToWire(hit.memory, space), score: hit.score, parts: hit.parts, tier: 'warm' };
+  return {
+    ...memoryToWire(hit.memory, space),
+    score: hit.score,
+    parts: hit.parts,
+    tier: 'warm',
+    ...(hit.path ? { path: hit.path } : {}),
+  };
 }
 
 export interface WireRemember {

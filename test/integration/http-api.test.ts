@@ -185,7 +185,14 @@ test('malformed input gets a 400 or 413 with the catalogue code, never a 500', a
     [
       'POST',
       '/api/v1/memories/recall',
-      { query: 'x', mode: 'spreading' },
+      { query: 'x', mode: 'spreading', spread: { hops: 9 } },
+      400,
+      'ENG_QUERY_INVALID',
+    ],
+    [
+      'POST',
+      '/api/v1/memories/recall',
+      { query: 'x', include_cold: true },
       501,
       'ENG_NOT_IMPLEMENTED',
     ],
@@ -246,4 +253,29 @@ test('spaces can be created, described, listed and deleted over HTTP', async () 
     (await api.call('GET', '/api/v1/memories/recall?query=hello&space=notes')).body.memories,
     [],
   );
+});
+
+test('spreading recall over HTTP returns the path of each hit', async () => {
+  const api = await testApi();
+  for (const [id, content] of [
+    ['seed', 'gene editing with CRISPR'],
+    ['linked', 'an unrelated sounding note'],
+  ]) {
+    await api.call('POST', '/api/v1/memories/remember', { headers: A, body: { id, content } });
+  }
+  await api.call('POST', '/api/v1/memories/seed/associations', {
+    headers: A,
+    body: { target_id: 'linked', weight: 0.9 },
+  });
+  const response = await api.call('POST', '/api/v1/memories/recall', {
+    headers: A,
+    body: {
+      query: 'CRISPR',
+      mode: 'spreading',
+      spread: { seeds: 1, hops: 1, fan_out: 4, decay: 0.5 },
+    },
+  });
+  assert.equal(response.status, 200);
+  const linked = response.body.memories.find((m: { id: string }) => m.id === 'linked');
+  assert.deepEqual(linked.path, ['seed', 'linked']);
 });

@@ -82,7 +82,7 @@ test('hybrid recall blends cosine and BM25 and reports both parts', async () => 
   }
 });
 
-test('modes that need text refuse a vector; spreading is not implemented yet', async () => {
+test('modes that need text refuse a vector; unknown modes and spread settings are refused', async () => {
   const registry = await Registry.open({ dataRoot: await tempDir() });
   try {
     await registry.createSpace('modes');
@@ -93,12 +93,58 @@ test('modes that need text refuse a vector; spreading is not implemented yet', a
         isEngramError(e, 'ENG_QUERY_INVALID'),
       );
     }
-    await assert.rejects(space.recall('x', { k: 1, mode: 'spreading' }), (e: unknown) =>
-      isEngramError(e, 'ENG_NOT_IMPLEMENTED'),
-    );
+    for (const spread of [{ hops: 0 }, { hops: 5 }, { fanOut: 33 }, { decay: 0 }, { decay: 1.5 }]) {
+      await assert.rejects(space.recall('x', { k: 1, mode: 'spreading', spread }), (e: unknown) =>
+        isEngramError(e, 'ENG_QUERY_INVALID'),
+      );
+    }
     await assert.rejects(space.recall('x', { k: 1, mode: 'psychic' as never }), (e: unknown) =>
       isEngramError(e, 'ENG_QUERY_INVALID'),
     );
+  } finally {
+    await registry.close();
+  }
+});
+
+test('spreading recall reaches associated memories with decaying activation and reports the path', async () => {
+  const registry = await Registry.open({ dataRoot: await tempDir() });
+  try {
+    await registry.createSpace('graph', { embedder: 'hash' });
+    const space = await registry.space('graph');
+    await space.remember({ id: 'paris', content: 'Paris is the capital of France' });
+    await space.remember({ id: 'louvre', content: 'a museum with a glass pyramid' });
+    await space.remember({ id: 'mona', content: 'a portrait painted by Leonardo' });
+    await space.remember({ id: 'far', content: 'four hops away from everything' });
+    await space.remember({ id: 'hidden', content: 'a suppressed neighbour' });
+    await space.associate('paris', 'louvre', 0.8);
+    await space.associate('louvre', 'mona', 0.9);
+    await space.associate('mona', 'far', 1);
+    await space.associate('paris', 'hidden', 1);
+    await space.forget('hidden', { mode: 'suppress' });
+    const hits = await space.recall('capital of France', {
+      k: 10,
+      mode: 'spreading',
+      spread: { hops: 2, decay: 0.5 },
+    });
+    const byId = new Map(hits.map((h) => [h.memory.id, h]));
+    const seed = byId.get('paris')!;
+    assert.deepEqual(seed.path, ['paris']);
+    const louvre = byId.get('louvre')!;
+    assert.deepEqual(louvre.path, ['paris', 'louvre']);
+    const mona = byId.get('mona')!;
+    assert.deepEqual(mona.path, ['paris', 'louvre', 'mona']);
+    // Each hop multiplies by the edge weight and the decay.
+    assert.ok(
+      Math.abs(louvre.score - seed.score * 0.8 * 0.5) < 1e-9,
+      `louvre ${louvre.score}, seed ${seed.score}`,
+    );
+    assert.ok(
+      Math.abs(mona.score - louvre.score * 0.9 * 0.5) < 1e-9,
+      `mona ${mona.score}, louvre ${louvre.score}`,
+    );
+    assert.ok(!byId.has('hidden'), 'suppressed memories are not reached');
+    const far = byId.get('far');
+    assert.ok(far === undefined || far.path!.length <= 3, 'at most two hops from a seed');
   } finally {
     await registry.close();
   }
