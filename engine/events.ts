@@ -7,7 +7,7 @@
 import type { LogEntry } from './log-entry.ts';
 import type { SpaceId } from './space-id.ts';
 
-export type SpaceEventType = 'stored' | 'updated' | 'forgotten' | 'associated';
+export type SpaceEventType = 'stored' | 'updated' | 'forgotten' | 'associated' | 'consolidated';
 
 export interface SpaceEvent {
   /** The LSN of the log record behind the event: ids increase and never repeat within a space. */
@@ -32,6 +32,16 @@ export function eventOf(
 ): SpaceEvent | undefined {
   switch (entry.kind) {
     case 'put':
+      if (entry.record.consolidation) {
+        return {
+          lsn,
+          type: 'consolidated',
+          space,
+          memoryId: entry.record.id,
+          at,
+          detail: { content: entry.record.content, ...entry.record.consolidation },
+        };
+      }
       return {
         lsn,
         type: 'stored',

@@ -32,6 +32,7 @@ export type {
 } from './memory.ts';
 export type {
   CallOptions,
+  ConsolidationSettings,
   ForgetOptions,
   RecallFilter,
   CreateSpaceOptions,

@@ -64,6 +64,14 @@ import type {
 import { checkRecallOptions, type CheckedRecall } from './recall-options.ts';
 import { AccessStats } from './access-stats.ts';
 import { checkSpreadOptions, spreadActivation } from './spreading.ts';
+import {
+  Citations,
+  RateMeter,
+  checkConsolidationOptions,
+  planConsolidations,
+  type ConsolidationOptions,
+  type Episodic,
+} from './consolidation.ts';
 import { LexicalIndex } from './lexical-index.ts';
 import {
   hybridHits,
@@ -90,6 +98,14 @@ export interface SpaceContext {
 // Index inserts are synchronous (~0.3-0.5 ms each at 384 dimensions): yield this often so
 // acknowledgements and requests are not held up behind a long run of inserts.
 const INDEX_CHUNK = 32;
+/** consolidation_rate is consolidations per second over this window. */
+const CONSOLIDATION_RATE_WINDOW_MS = 10 * 60 * 1000;
+
+export interface ConsolidationReport {
+  memoryId: string;
+  sources: string[];
+  strength: number;
+}
 
 export class LocalSpace {
   readonly id: SpaceId;
@@ -108,6 +124,10 @@ export class LocalSpace {
   private lexical: LexicalIndex | undefined;
   private readonly access: AccessStats;
   private readonly accessTimer: NodeJS.Timeout;
+  private citations: Citations | undefined;
+  private consolidating: Promise<ConsolidationReport[]> | undefined;
+  private readonly consolidationTimer: NodeJS.Timeout | undefined;
+  private readonly consolidationRate = new RateMeter(CONSOLIDATION_RATE_WINDOW_MS);
 
   private constructor(
     private readonly ctx: SpaceContext,
@@ -130,6 +150,14 @@ export class LocalSpace {
         );
     }, ctx.options.accessFlushMs);
     this.accessTimer.unref();
+    if (ctx.options.consolidationIntervalMs > 0) {
+      this.consolidationTimer = setInterval(() => {
+        this.consolidate().catch((error: unknown) =>
+          this.ctx.logger.warn({ err: error, space: this.id }, 'scheduled consolidation failed'),
+        );
+      }, ctx.options.consolidationIntervalMs);
+      this.consolidationTimer.unref();
+    }
     this.memtable = new Memtable(
       (id) => warm.getRecord(id) !== undefined || warm.labelOf(id) !== undefined,
     );
@@ -239,8 +267,127 @@ export class LocalSpace {
       await this.append({ kind: 'update', id, patch: { suppressed: true }, updatedAt: Date.now() });
     } else {
       await this.append({ kind: 'delete', id });
+      await this.purgeCitationsOf(id);
     }
     return true;
+  }
+
+  /**
+   * A hard delete leaves no trace: consolidated memories citing the deleted one drop it from
+   * their sources (through the log, like any update). A crash between the delete and this
+   * leaves a citation of a missing id; the next delete or consolidation run does not mind.
+   */
+  private async purgeCitationsOf(id: string): Promise<void> {
+    for (const citer of this.citationIndex().citersOf(id)) {
+      const record = this.currentRecord(citer);
+      if (!record?.consolidation) continue;
+      const sources = record.consolidation.sources.filter((source) => source !== id);
+      await this.append({
+        kind: 'update',
+        id: citer,
+        patch: { consolidation: { sources, strength: record.consolidation.strength } },
+        updatedAt: Date.now(),
+      });
+    }
+  }
+
+  private citationIndex(): Citations {
+    if (this.citations) return this.citations;
+    const citations = new Citations();
+    for (const record of this.warm.allRecords()) {
+      if (record.consolidation && !this.memtable.has(record.id))
+        citations.set(record.id, record.consolidation.sources);
+    }
+    for (const [id, entry] of this.memtable.entriesView()) {
+      if (entry.record?.consolidation) citations.set(id, entry.record.consolidation.sources);
+    }
+    this.citations = citations;
+    return citations;
+  }
+
+  /** Groups related episodic memories into semantic ones (see engine/consolidation.ts). One run at a time. */
+  consolidate(
+    raw: Partial<ConsolidationOptions> = {},
+    options: CallOptions = {},
+  ): Promise<ConsolidationReport[]> {
+    const checked = checkConsolidationOptions(raw);
+    this.checkCall(options);
+    if (this.consolidating) return this.consolidating;
+    this.consolidating = this.runConsolidation(checked).finally(
+      () => (this.consolidating = undefined),
+    );
+    return this.consolidating;
+  }
+
+  private async runConsolidation(options: ConsolidationOptions): Promise<ConsolidationReport[]> {
+    if (this.dimension === undefined) return [];
+    const citations = this.citationIndex();
+    const candidates: Episodic[] = [];
+    const consider = (record: MemoryRecord): void => {
+      if (
+        record.memoryType !== 'episodic' ||
+        record.suppressed ||
+        !record.hasVector ||
+        citations.isCited(record.id)
+      )
+        return;
+      const vector = this.currentVector(record.id);
+      if (vector) candidates.push({ record, vector });
+    };
+    for (const record of this.warm.allRecords())
+      if (!this.memtable.has(record.id)) consider(record);
+    for (const [, entry] of this.memtable.entriesView()) if (entry.record) consider(entry.record);
+    const sources = { memtable: this.memtable, warm: this.warm, index: this.index };
+    const episodic = (record: MemoryRecord): boolean =>
+      record.memoryType === 'episodic' && !record.suppressed;
+    const plans = planConsolidations(
+      candidates,
+      (vector, count) =>
+        similarityHits(sources, vector, count, options.similarity, episodic).map(
+          (hit) => hit.memory.id,
+        ),
+      options,
+    );
+    const reports: ConsolidationReport[] = [];
+    for (const plan of plans) {
+      const now = Date.now();
+      const record: Omit<MemoryRecord, 'lsn'> = {
+        id: randomUUID(),
+        content: plan.content,
+        metadata: {},
+        confidence: plan.confidence,
+        memoryType: 'semantic',
+        tags: [],
+        observedAt: plan.observedAt,
+        suppressed: false,
+        consolidation: { sources: plan.sources, strength: plan.strength },
+        storedAt: now,
+        updatedAt: now,
+        hasVector: true,
+      };
+      await this.append({ kind: 'put', record, vector: plan.vector });
+      this.consolidationRate.mark(1, Date.now());
+      reports.push({ memoryId: record.id, sources: plan.sources, strength: plan.strength });
+    }
+    if (reports.length > 0)
+      this.ctx.logger.info(
+        { space: this.id, consolidations: reports.length },
+        'consolidated episodic memories',
+      );
+    return reports;
+  }
+
+  /** Consolidated (semantic) memories made by consolidation, newest first. */
+  consolidations(limit: number): MemoryView[] {
+    const out: MemoryRecord[] = [];
+    for (const [id] of this.citationIndex().all()) {
+      const record = this.currentRecord(id);
+      if (record?.consolidation) out.push(record);
+    }
+    return out
+      .sort((a, b) => b.storedAt - a.storedAt || (a.id < b.id ? -1 : 1))
+      .slice(0, limit)
+      .map((record) => this.view(record));
   }
 
   /** One text through the space's embedder; a failure fails the call, never a fallback vector. */
@@ -370,6 +517,7 @@ export class LocalSpace {
     switch (entry.kind) {
       case 'put':
         this.lexical?.set(entry.record.id, entry.record.content);
+        this.citations?.set(entry.record.id, entry.record.consolidation?.sources);
         this.memtable.set(entry.record.id, {
           lsn,
           record: { ...entry.record, lsn },
@@ -383,12 +531,15 @@ export class LocalSpace {
         const record = { ...base, ...entry.patch, updatedAt: entry.updatedAt, lsn };
         const vector = base.hasVector ? this.currentVector(entry.id) : undefined;
         if (entry.patch.content !== undefined) this.lexical?.set(entry.id, record.content);
+        if (entry.patch.consolidation !== undefined)
+          this.citations?.set(entry.id, record.consolidation?.sources);
         this.memtable.set(entry.id, { lsn, record, vector, durableAt });
         break;
       }
       case 'delete':
         this.lexical?.remove(entry.id);
         this.access.forget(entry.id);
+        this.citations?.drop(entry.id);
         this.memtable.set(entry.id, { lsn, record: undefined, vector: undefined, durableAt });
         break;
       case 'settings':
@@ -615,6 +766,7 @@ export class LocalSpace {
       snapshotLsn: this.snapshotLsn,
       pendingApply: this.unapplied.length,
       applying: this.applier !== undefined,
+      consolidationRate: this.consolidationRate.perSecond(Date.now()),
       applyLagMs: oldest ? Date.now() - oldest.durableAt : 0,
       walSegments: segments.length,
       walBytes: segments.reduce((n, s) => n + s.bytes, 0),
@@ -711,7 +863,9 @@ export class LocalSpace {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     clearInterval(this.accessTimer);
+    if (this.consolidationTimer) clearInterval(this.consolidationTimer);
     try {
+      await this.consolidating?.catch(() => undefined);
       await this.wal.close();
       while (this.applier) await this.applier;
       if (this.unapplied.length > 0) await this.runApplier();

@@ -30,6 +30,8 @@ export interface MemoryRecord {
   /** Hidden from recall unless asked for; still readable by id. */
   suppressed: boolean;
   episode?: Episode;
+  /** A semantic memory made by consolidation: the episodic memories it cites, and how alike they were (0..1). */
+  consolidation?: { sources: string[]; strength: number };
   /** Milliseconds since the epoch when the memory was first stored. */
   storedAt: number;
   /** Milliseconds since the epoch of the last change. */
@@ -57,6 +59,8 @@ export interface RememberInput {
 }
 
 export interface MemoryPatch {
+  /** Only the engine sets this (when a cited memory is deleted); callers cannot. */
+  consolidation?: { sources: string[]; strength: number };
   content?: string;
   metadata?: Record<string, unknown>;
   confidence?: number;

@@ -3,6 +3,7 @@ import type { ListPage, MemoryPatch, MemoryView, RecallHit, RememberInput } from
 import type { SpaceId } from './space-id.ts';
 import type {
   CallOptions,
+  ConsolidationSettings,
   ForgetOptions,
   ListOptions,
   RecallOptions,
@@ -54,5 +55,13 @@ export class LocalSpaceHandle implements SpaceHandle {
   }
   stats(): Promise<SpaceStats> {
     return this.run((space) => space.stats());
+  }
+  consolidate(
+    options?: Partial<ConsolidationSettings>,
+  ): Promise<Array<{ memoryId: string; sources: string[]; strength: number }>> {
+    return this.run((space) => space.consolidate(options));
+  }
+  consolidations(limit: number): Promise<MemoryView[]> {
+    return this.run((space) => space.consolidations(limit));
   }
 }

@@ -83,6 +83,8 @@ export interface SpaceStats {
   snapshotLsn: number;
   /** Log records durable but not yet in the warm tier and index. */
   pendingApply: number;
+  /** Consolidations made per second, over the last 10 minutes, in this process. */
+  consolidationRate: number;
   /** True while the background applier runs (applying records or writing a checkpoint). */
   applying: boolean;
   /** Age in ms of the oldest log record not yet applied (0 when caught up). */
@@ -118,6 +120,22 @@ export interface SpaceHandle {
   ): Promise<RecallHit[]>;
   list(options: ListOptions): Promise<ListPage>;
   stats(): Promise<SpaceStats>;
+  /** Runs consolidation now (it also runs every consolidationIntervalMs). */
+  consolidate(
+    options?: Partial<ConsolidationSettings>,
+  ): Promise<Array<{ memoryId: string; sources: string[]; strength: number }>>;
+  /** Semantic memories made by consolidation, newest first. */
+  consolidations(limit: number): Promise<MemoryView[]>;
+}
+
+export interface ConsolidationSettings {
+  /** Cosine a memory needs to join a group (default 0.8). */
+  similarity: number;
+  /** Smallest group that becomes a consolidation (default 3). */
+  minSources: number;
+  maxSources: number;
+  /** Most episodes considered per run (newest first; default 2000). */
+  candidatesMax: number;
 }
 
 export interface StorageEngine {

@@ -10,6 +10,7 @@ import { memoryRoutes } from './http/memory-routes.ts';
 import { spaceRoutes } from './http/space-routes.ts';
 import { streamRoutes } from './http/stream-routes.ts';
 import { metricsRoutes } from './http/metrics.ts';
+import { consolidationRoutes } from './http/consolidation-routes.ts';
 
 export interface HttpAppOptions {
   registry: Registry;
@@ -96,6 +97,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     spaceRoutes(instance, ctx);
     streamRoutes(instance, ctx);
     metricsRoutes(instance, ctx);
+    consolidationRoutes(instance, ctx);
     instance.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
     done();
   });

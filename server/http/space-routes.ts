@@ -47,8 +47,9 @@ export function spaceRoutes(app: FastifyInstance, ctx: HttpContext): void {
   });
 
   /**
-   * Measured values only. pressure and consolidation_rate are null: there are no hot/cold tiers
-   * and no consolidation in this build to measure, and a zero would claim otherwise.
+   * Measured values only. pressure is null: there is no hot tier in this build to measure, and
+   * a zero would claim otherwise. consolidation_rate is consolidations per second over the last
+   * 10 minutes in this process.
    */
   app.get(
     '/api/v1/system/health',
@@ -69,7 +70,7 @@ export function spaceRoutes(app: FastifyInstance, ctx: HttpContext): void {
             memories: stats.memories,
             pressure: null,
             wal_lag_ms: stats.applyLagMs,
-            consolidation_rate: null,
+            consolidation_rate: stats.consolidationRate,
             state: stats.state,
           });
         } catch (error) {

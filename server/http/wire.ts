@@ -23,6 +23,7 @@ export interface WireMemory {
   access_count: number;
   last_access: string | null;
   episode?: Record<string, unknown>;
+  consolidation?: { sources: string[]; strength: number };
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -44,6 +45,7 @@ export function memoryToWire(record: MemoryView, space: string): WireMemory {
     access_count: record.accessCount,
     last_access: record.lastAccess === null ? null : iso(record.lastAccess),
   };
+  if (record.consolidation) wire.consolidation = { ...record.consolidation };
   if (record.episode) {
     const { when, ...rest } = record.episode;
     wire.episode = { ...rest, ...(when === undefined ? {} : { when: iso(when) }) };
