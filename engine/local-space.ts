@@ -63,6 +63,7 @@ import type {
 } from './storage.ts';
 import { checkRecallOptions, type CheckedRecall } from './recall-options.ts';
 import { AccessStats } from './access-stats.ts';
+import { HotTier } from './hot-tier.ts';
 import { checkSpreadOptions, spreadActivation } from './spreading.ts';
 import {
   Citations,
@@ -125,6 +126,7 @@ export class LocalSpace {
   private readonly access: AccessStats;
   private readonly accessTimer: NodeJS.Timeout;
   private citations: Citations | undefined;
+  private readonly hot: HotTier;
   private consolidating: Promise<ConsolidationReport[]> | undefined;
   private readonly consolidationTimer: NodeJS.Timeout | undefined;
   private readonly consolidationRate = new RateMeter(CONSOLIDATION_RATE_WINDOW_MS);
@@ -142,6 +144,9 @@ export class LocalSpace {
     this.id = ctx.id;
     this.embedder = resolveEmbedder(ctx, meta);
     this.access = new AccessStats(warm, ctx.options.activationHalfLifeMs);
+    this.hot = new HotTier(ctx.options.hotCapacity, (record, now) =>
+      this.access.activation(record, this.access.get(record), now),
+    );
     this.accessTimer = setInterval(() => {
       this.access
         .flush()
@@ -514,6 +519,8 @@ export class LocalSpace {
 
   private applyToMemtable(lsn: number, entry: LogEntry, durableAt: number): void {
     this.unapplied.push({ lsn, entry, durableAt });
+    const changed = memoryIdOf(entry);
+    if (changed !== undefined) this.hot.invalidate(changed);
     switch (entry.kind) {
       case 'put':
         this.lexical?.set(entry.record.id, entry.record.content);
@@ -554,7 +561,7 @@ export class LocalSpace {
 
   private currentRecord(id: string): MemoryRecord | undefined {
     const entry = this.memtable.get(id);
-    return entry ? entry.record : this.warm.getRecord(id);
+    return entry ? entry.record : (this.hot.get(id) ?? this.warm.getRecord(id));
   }
 
   private currentVector(id: string): Float32Array | undefined {
@@ -697,9 +704,16 @@ export class LocalSpace {
         memory: view,
         score,
         parts: { ...parts, confidence: memory.confidence, activation },
+        tier: this.hot.has(memory.id) ? 'hot' : 'warm',
         ...(path ? { path } : {}),
       };
     });
+    // Recalled memories move to the hot tier (a copy of their current version: any later change
+    // drops them from it).
+    this.hot.promote(
+      scored.map((hit) => hit.memory),
+      now,
+    );
     this.access.touch(
       hits.map((hit) => hit.memory),
       now,
@@ -767,6 +781,9 @@ export class LocalSpace {
       pendingApply: this.unapplied.length,
       applying: this.applier !== undefined,
       consolidationRate: this.consolidationRate.perSecond(Date.now()),
+      hotMemories: this.hot.size,
+      hotCapacity: this.hot.capacity,
+      pressure: this.hot.pressure,
       applyLagMs: oldest ? Date.now() - oldest.durableAt : 0,
       walSegments: segments.length,
       walBytes: segments.reduce((n, s) => n + s.bytes, 0),

@@ -41,6 +41,8 @@ export interface EngineOptions {
   accessFlushMs: number;
   /** Activation halves every this many ms without a recall. */
   activationHalfLifeMs: number;
+  /** Memories the hot tier (the in-memory copy of recently recalled memories) holds per space. */
+  hotCapacity: number;
   /** Consolidation runs this often in every open space (0: only on demand). */
   consolidationIntervalMs: number;
   hnswM: number;
@@ -71,6 +73,7 @@ export const ENGINE_DEFAULTS: Readonly<Omit<EngineOptions, 'dataRoot'>> = Object
   maxListLimit: 1000,
   accessFlushMs: 5000,
   activationHalfLifeMs: 7 * 24 * 3600 * 1000,
+  hotCapacity: 10_000,
   consolidationIntervalMs: 10 * 60 * 1000,
   hnswM: 16,
   hnswEfConstruction: 200,
@@ -96,6 +99,7 @@ const INTEGER_RANGES: Record<string, readonly [number, number]> = {
   maxListLimit: [1, 100_000],
   accessFlushMs: [10, 3_600_000],
   activationHalfLifeMs: [1000, 100 * 365 * 24 * 3600 * 1000],
+  hotCapacity: [1, 10_000_000],
   consolidationIntervalMs: [0, 7 * 24 * 3600 * 1000],
   hnswM: [2, 128],
   hnswEfConstruction: [1, 10_000],

@@ -83,6 +83,10 @@ export interface SpaceStats {
   snapshotLsn: number;
   /** Log records durable but not yet in the warm tier and index. */
   pendingApply: number;
+  /** Memories in the hot tier, its capacity, and their ratio (the space's memory pressure). */
+  hotMemories: number;
+  hotCapacity: number;
+  pressure: number;
   /** Consolidations made per second, over the last 10 minutes, in this process. */
   consolidationRate: number;
   /** True while the background applier runs (applying records or writing a checkpoint). */

@@ -44,6 +44,10 @@ export function metricsRoutes(app: FastifyInstance, ctx: HttpContext): void {
     'Durable log records not yet applied to the warm tier and index',
   );
   const walBytes = spaceGauge('engram_space_wal_bytes', 'Bytes in the space log segments');
+  const pressure = spaceGauge(
+    'engram_space_pressure',
+    'Hot tier occupancy (memories / hot capacity) per open space',
+  );
   const spaces = new Gauge({
     name: 'engram_spaces',
     help: 'Spaces by state',
@@ -82,7 +86,7 @@ export function metricsRoutes(app: FastifyInstance, ctx: HttpContext): void {
     open.sort((a, b) => b.memories - a.memories);
     const labelled = open.slice(0, ctx.settings.metricsSpaceLabelsMax);
     const rest = open.slice(ctx.settings.metricsSpaceLabelsMax);
-    for (const gauge of [memories, walLag, pending, walBytes]) gauge.reset();
+    for (const gauge of [memories, walLag, pending, walBytes, pressure]) gauge.reset();
     const record = (
       space: string,
       values: { memories: number; applyLagMs: number; pendingApply: number; walBytes: number },
@@ -92,7 +96,10 @@ export function metricsRoutes(app: FastifyInstance, ctx: HttpContext): void {
       pending.inc({ space }, values.pendingApply);
       walBytes.inc({ space }, values.walBytes);
     };
-    for (const stats of labelled) record(stats.id, stats);
+    for (const stats of labelled) {
+      record(stats.id, stats);
+      pressure.set({ space: stats.id }, stats.pressure);
+    }
     if (rest.length > 0) {
       record('_other', {
         memories: rest.reduce((n, s) => n + s.memories, 0),

@@ -47,9 +47,8 @@ export function spaceRoutes(app: FastifyInstance, ctx: HttpContext): void {
   });
 
   /**
-   * Measured values only. pressure is null: there is no hot tier in this build to measure, and
-   * a zero would claim otherwise. consolidation_rate is consolidations per second over the last
-   * 10 minutes in this process.
+   * Measured values only: pressure is the hot tier's occupancy, consolidation_rate is
+   * consolidations per second over the last 10 minutes in this process.
    */
   app.get(
     '/api/v1/system/health',
@@ -68,7 +67,7 @@ export function spaceRoutes(app: FastifyInstance, ctx: HttpContext): void {
           spaces.push({
             space: id,
             memories: stats.memories,
-            pressure: null,
+            pressure: stats.pressure,
             wal_lag_ms: stats.applyLagMs,
             consolidation_rate: stats.consolidationRate,
             state: stats.state,

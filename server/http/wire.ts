@@ -56,13 +56,17 @@ export function memoryToWire(record: MemoryView, space: string): WireMemory {
 export function hitToWire(
   hit: RecallHit,
   space: string,
-): WireMemory & { score: number; parts: RecallHit['parts']; tier: 'warm'; path?: string[] } {
-  // Every memory lives in the warm tier (LMDB, or its durable log tail) until hot/cold tiers exist.
+): WireMemory & {
+  score: number;
+  parts: RecallHit['parts'];
+  tier: RecallHit['tier'];
+  path?: string[];
+} {
   return {
     ...memoryToWire(hit.memory, space),
     score: hit.score,
     parts: hit.parts,
-    tier: 'warm',
+    tier: hit.tier,
     ...(hit.path ? { path: hit.path } : {}),
   };
 }
@@ -105,6 +109,10 @@ export function spaceStatsToWire(stats: SpaceStats): Record<string, unknown> {
     snapshot_lsn: stats.snapshotLsn,
     pending_apply: stats.pendingApply,
     wal_lag_ms: stats.applyLagMs,
+    pressure: stats.pressure,
+    hot_memories: stats.hotMemories,
+    hot_capacity: stats.hotCapacity,
+    consolidation_rate: stats.consolidationRate,
     index_lag_records: stats.lastLsn - stats.indexedLsn,
     wal_segments: stats.walSegments,
     wal_bytes: stats.walBytes,

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Registry } from '../../engine/index.ts';
+import { testApi } from '../helpers/http.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+
+test('recalled memories move to the hot tier, changes drop them from it, and pressure is its occupancy', async () => {
+  const registry = await Registry.open({ dataRoot: await tempDir(), hotCapacity: 4 });
+  try {
+    await registry.createSpace('heat');
+    const space = await registry.space('heat');
+    for (let i = 0; i < 8; i++)
+      await space.remember({ id: `m${i}`, content: `memory ${i}`, vector: [1, i / 10, 0] });
+    for (let i = 0; i < 50 && (await space.stats()).pendingApply > 0; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    const [cold] = await space.recall([1, 0, 0], { k: 1 });
+    assert.equal(cold?.tier, 'warm');
+    const [warm] = await space.recall([1, 0, 0], { k: 1 });
+    assert.equal(warm?.memory.id, 'm0');
+    assert.equal(warm.tier, 'hot');
+    let stats = await space.stats();
+    assert.equal(stats.hotMemories, 1);
+    assert.equal(stats.pressure, 1 / 4);
+
+    await space.update('m0', { content: 'changed' });
+    assert.equal(
+      (await space.get('m0'))?.content,
+      'changed',
+      'a change is never hidden by the hot copy',
+    );
+    const [again] = await space.recall([1, 0, 0], { k: 1 });
+    assert.equal(again?.memory.content, 'changed');
+
+    await space.recall([1, 0.35, 0], { k: 8 });
+    stats = await space.stats();
+    assert.ok(stats.hotMemories <= 4, `${stats.hotMemories} memories in a hot tier of 4`);
+    assert.equal(stats.pressure, stats.hotMemories / 4);
+    await space.forget('m3');
+    assert.equal(await space.get('m3'), undefined);
+  } finally {
+    await registry.close();
+  }
+});
+
+test('health and metrics report the measured pressure', async () => {
+  const api = await testApi({}, { hotCapacity: 10 });
+  const headers = { 'x-memory-space': 'pressured' };
+  for (let i = 0; i < 3; i++)
+    await api.call('POST', '/api/v1/memories/remember', {
+      headers,
+      body: { content: `note ${i}` },
+    });
+  await api.call('GET', '/api/v1/memories/recall?query=note&k=3', { headers });
+  const health = await api.call('GET', '/api/v1/system/health?space=pressured');
+  assert.equal(health.body.spaces[0].pressure, 0.3);
+  const metrics = await api.app.inject({ method: 'GET', url: '/metrics' });
+  assert.match(metrics.body, /engram_space_pressure\{space="pressured"\} 0\.3/);
+});
