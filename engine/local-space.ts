@@ -64,6 +64,7 @@ import type {
 import { checkRecallOptions, type CheckedRecall } from './recall-options.ts';
 import { AccessStats } from './access-stats.ts';
 import { HotTier } from './hot-tier.ts';
+import { checkSpaceSettings, isConstant, type SpaceSettings } from './space-settings.ts';
 import { checkSpreadOptions, spreadActivation } from './spreading.ts';
 import {
   Citations,
@@ -122,6 +123,7 @@ export class LocalSpace {
   private closed = false;
   /** The space's embedder, or why there is none usable on this server. */
   private embedder: Embedder | EngramError;
+  private readonly settings: SpaceSettings;
   private lexical: LexicalIndex | undefined;
   private readonly access: AccessStats;
   private readonly accessTimer: NodeJS.Timeout;
@@ -143,6 +145,7 @@ export class LocalSpace {
   ) {
     this.id = ctx.id;
     this.embedder = resolveEmbedder(ctx, meta);
+    this.settings = checkSpaceSettings(meta.settings);
     this.access = new AccessStats(warm, ctx.options.activationHalfLifeMs);
     this.hot = new HotTier(ctx.options.hotCapacity, (record, now) =>
       this.access.activation(record, this.access.get(record), now),
@@ -242,8 +245,53 @@ export class LocalSpace {
     };
     this.checkCall(options);
     if (vector) this.fixDimension(vector.length);
+    const settings = this.settings;
+    if (
+      vector &&
+      input.id === undefined &&
+      settings.dedupThreshold !== undefined &&
+      !isConstant(vector)
+    ) {
+      const duplicate = this.nearest(vector, 1, settings.dedupThreshold)[0];
+      if (duplicate) return this.mergeDuplicate(duplicate.memory, record.confidence);
+    }
+    const links =
+      vector && settings.autoLinkThreshold !== undefined
+        ? this.nearest(vector, settings.autoLinkMax ?? 3, settings.autoLinkThreshold)
+        : [];
     const lsn = await this.append({ kind: 'put', record, vector });
+    // Auto-links follow the memory; a crash in between leaves it stored without them.
+    for (const { memory, score } of links) {
+      if (memory.id === id || !this.existsForWrite(memory.id)) continue;
+      await this.append({ kind: 'association', from: id, to: memory.id, weight: score });
+      await this.append({ kind: 'association', from: memory.id, to: id, weight: score });
+    }
     return this.view({ ...record, lsn });
+  }
+
+  /** Existing memories nearest to `vector` by cosine, at or above `threshold`. */
+  private nearest(
+    vector: Float32Array,
+    count: number,
+    threshold: number,
+  ): Array<{ memory: MemoryRecord; score: number }> {
+    const sources = { memtable: this.memtable, warm: this.warm, index: this.index };
+    return similarityHits(sources, vector, count, -1, () => true)
+      .filter((hit) => hit.parts.similarity! >= threshold)
+      .map((hit) => ({ memory: hit.memory, score: hit.parts.similarity! }));
+  }
+
+  private async mergeDuplicate(existing: MemoryRecord, confidence: number): Promise<MemoryView> {
+    if (confidence > existing.confidence) {
+      await this.append({
+        kind: 'update',
+        id: existing.id,
+        patch: { confidence },
+        updatedAt: Date.now(),
+      });
+    }
+    const merged = this.currentRecord(existing.id) ?? existing;
+    return { ...this.view(merged), deduplicated: true };
   }
 
   async update(id: string, patch: MemoryPatch, options: CallOptions = {}): Promise<MemoryView> {

@@ -71,6 +71,8 @@ export interface MemoryPatch {
 
 /** A memory as read: the record plus its access statistics (kept outside the log). */
 export interface MemoryView extends MemoryRecord {
+  /** Set by remember() when the new memory was merged into this existing one (space dedup). */
+  deduplicated?: true;
   accessCount: number;
   /** ms since the epoch of the last recall that returned it; null if never recalled */
   lastAccess: number | null;

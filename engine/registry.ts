@@ -11,6 +11,7 @@ import { EngramError, ioError, isEngramError } from './errors.ts';
 import { nodeFileSystem, type FileSystem } from './file-system.ts';
 import { SILENT_LOGGER, type Logger } from './logger.ts';
 import { LocalSpace } from './local-space.ts';
+import { checkSpaceSettings, type SpaceSettings } from './space-settings.ts';
 import { EventHub, type SpaceEvent, type SpaceEventListener } from './events.ts';
 import { EmbedderCatalog, type EmbedderFactory } from './embed/embedder-catalog.ts';
 import { validateEngineOptions, type EngineOptions } from './options.ts';
@@ -172,9 +173,12 @@ export class Registry implements StorageEngine {
       fixed = this.embedders.create(options.embedder, dimension).dimension;
       embedder = options.embedder;
     }
+    const settings = checkSpaceSettings(options.settings);
     const running = this.creating.get(id);
     if (running) return running.then(() => ({ id, created: false }));
-    const work = this.doCreate(id, fixed, embedder).finally(() => this.creating.delete(id));
+    const work = this.doCreate(id, fixed, embedder, settings).finally(() =>
+      this.creating.delete(id),
+    );
     this.creating.set(id, work);
     return work;
   }
@@ -183,6 +187,7 @@ export class Registry implements StorageEngine {
     id: SpaceId,
     dimension: number | null,
     embedder: string | null,
+    settings: SpaceSettings,
   ): Promise<{ id: SpaceId; created: boolean }> {
     const existing = this.slots.get(id);
     if (existing?.state === 'deleting') await existing.transition;
@@ -207,7 +212,7 @@ export class Registry implements StorageEngine {
       created_at: new Date().toISOString(),
       dimension,
       embedder,
-      settings: {},
+      settings: { ...settings },
     });
     await this.fs.fsyncDir(temp);
     await this.fs.rename(temp, this.spaceDir(id));

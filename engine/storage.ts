@@ -64,6 +64,8 @@ export interface CreateSpaceOptions {
   dimension?: number;
   /** Embedder name ("hash", or one the server configures); none: the space takes client vectors only. */
   embedder?: string;
+  /** Auto-linking and dedup (see engine/space-settings.ts); fixed at creation. */
+  settings?: { autoLinkThreshold?: number; autoLinkMax?: number; dedupThreshold?: number };
 }
 
 export type SpaceState = 'open' | 'closed' | 'quarantined';

@@ -42,7 +42,7 @@ export function memoryRoutes(app: FastifyInstance, ctx: HttpContext): void {
       const space = await ctx.forWrite(request);
       const record = await space.remember(rememberFromWire(request.body as WireRemember));
       return reply
-        .status(201)
+        .status(record.deduplicated ? 200 : 201)
         .send({ memory_id: record.id, lsn: record.lsn, ...memoryToWire(record, space.id) });
     },
   );

@@ -180,5 +180,8 @@ export const createSpaceBody = {
     id: { type: 'string' },
     dimension: { type: 'integer' },
     embedder: { type: 'string' },
+    auto_link_threshold: { type: 'number' },
+    auto_link_max: { type: 'integer' },
+    dedup_threshold: { type: 'number' },
   },
 } as const;

@@ -16,11 +16,26 @@ export function spaceRoutes(app: FastifyInstance, ctx: HttpContext): void {
     '/api/v1/spaces',
     { schema: { body: schema.createSpaceBody } },
     async (request, reply) => {
-      const body = request.body as { id: string; dimension?: number; embedder?: string };
+      const body = request.body as {
+        id: string;
+        dimension?: number;
+        embedder?: string;
+        auto_link_threshold?: number;
+        auto_link_max?: number;
+        dedup_threshold?: number;
+      };
+      const settings = {
+        ...(body.auto_link_threshold === undefined
+          ? {}
+          : { autoLinkThreshold: body.auto_link_threshold }),
+        ...(body.auto_link_max === undefined ? {} : { autoLinkMax: body.auto_link_max }),
+        ...(body.dedup_threshold === undefined ? {} : { dedupThreshold: body.dedup_threshold }),
+      };
       const embedder = body.embedder ?? ctx.settings.defaultEmbedder;
       const { id, created } = await registry.createSpace(body.id, {
         ...(body.dimension === undefined ? {} : { dimension: body.dimension }),
         ...(embedder ? { embedder } : {}),
+        settings,
       });
       const stats = await (await registry.space(id)).stats();
       return reply.status(created ? 201 : 200).send({ created, ...spaceStatsToWire(stats) });

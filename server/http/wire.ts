@@ -24,6 +24,8 @@ export interface WireMemory {
   last_access: string | null;
   episode?: Record<string, unknown>;
   consolidation?: { sources: string[]; strength: number };
+  /** The write was merged into this existing memory (space dedup). */
+  deduplicated?: true;
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -46,6 +48,7 @@ export function memoryToWire(record: MemoryView, space: string): WireMemory {
     last_access: record.lastAccess === null ? null : iso(record.lastAccess),
   };
   if (record.consolidation) wire.consolidation = { ...record.consolidation };
+  if (record.deduplicated) wire.deduplicated = true;
   if (record.episode) {
     const { when, ...rest } = record.episode;
     wire.episode = { ...rest, ...(when === undefined ? {} : { when: iso(when) }) };
