@@ -14,6 +14,7 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { durableWrites } from './benchmarks/durable-writes.ts';
+import { grpcThroughput } from './benchmarks/grpc-throughput.ts';
 import { indexCatchUp } from './benchmarks/index-catch-up.ts';
 import { replay } from './benchmarks/replay.ts';
 import { startup10k } from './benchmarks/startup-10k.ts';
@@ -32,7 +33,13 @@ import {
   type RowSummary,
 } from './lib.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [durableWrites, replay, indexCatchUp, startup10k];
+const BENCHMARKS: readonly Benchmark[] = [
+  durableWrites,
+  replay,
+  indexCatchUp,
+  startup10k,
+  grpcThroughput,
+];
 
 interface ResultFile {
   benchmark: string;

@@ -45,3 +45,8 @@ export type {
   StorageEngine,
 } from './storage.ts';
 export type { SpaceEvent, SpaceEventListener, SpaceEventType } from './events.ts';
+export type { Embedder } from './embed/embedder.ts';
+export { HashEmbedder } from './embed/hash-embedder.ts';
+export { OpenAiEmbedder, type OpenAiEmbedderOptions } from './embed/openai-embedder.ts';
+export type { EmbedderFactory } from './embed/embedder-catalog.ts';
+export * from './backends/index.ts';

@@ -1,21 +1,67 @@
-/** Starts the engine and its front ends; owns the root pino logger. */
+/** Starts the engine and its front ends (HTTP and gRPC); owns the root pino logger. */
+import { format } from 'node:util';
+import { setLogger as setGrpcLogger } from '@grpc/grpc-js';
 import pino, { type Logger as PinoLogger } from 'pino';
-import { Registry, type EngineOptions, type Logger } from '../engine/index.ts';
+import { Registry, type EngineOptions, type Logger, type RegistryDeps } from '../engine/index.ts';
 import { buildHttpApp } from './http-app.ts';
+import type { HttpSettings } from './http/context.ts';
+import { GrpcServer } from './grpc/grpc-server.ts';
+import type { GrpcSettings } from './grpc/grpc-settings.ts';
 
 export interface ServerOptions {
   engine: Partial<EngineOptions>;
+  /** HTTP address. */
   host: string;
+  /** HTTP port; 0 picks a free one. */
   port: number;
+  /** gRPC address; default: the same as `host`. */
+  grpcHost?: string;
+  /** gRPC port (default 50051); 0 picks a free one (the chosen port is logged and returned). */
+  grpcPort?: number;
   logLevel: string;
+  /**
+   * HTTP settings. The ones that are product behaviour rather than HTTP detail (default space,
+   * auto-creation, default embedder, event-stream limits) apply to gRPC as well.
+   */
+  http?: Partial<HttpSettings>;
+  /** gRPC settings; they win over what `http` carries over. */
+  grpc?: Partial<GrpcSettings>;
+  /** Embedders beyond the built-in "hash", by name (Registry.open deps). */
+  embedders?: RegistryDeps['embedders'];
+  /** Runs once the registry is open, before either front end listens (e.g. to open spaces). */
+  beforeListen?: (registry: Registry) => Promise<void>;
 }
 
-export const SERVER_DEFAULTS = Object.freeze({ host: '127.0.0.1', port: 7432, logLevel: 'info' });
+/** The settings both front ends share, taken from the HTTP ones for gRPC. */
+function sharedGrpcSettings(http: Partial<HttpSettings> = {}): Partial<GrpcSettings> {
+  const shared: Partial<GrpcSettings> = {};
+  if (http.defaultSpace !== undefined) shared.defaultSpace = http.defaultSpace;
+  if (http.autoCreateSpaces !== undefined) shared.autoCreateSpaces = http.autoCreateSpaces;
+  if (http.defaultEmbedder !== undefined) shared.defaultEmbedder = http.defaultEmbedder;
+  if (http.maxStreamSubscribers !== undefined)
+    shared.maxStreamSubscribers = http.maxStreamSubscribers;
+  if (http.maxStreamBufferedEvents !== undefined)
+    shared.maxStreamBufferedEvents = http.maxStreamBufferedEvents;
+  return shared;
+}
+
+export const SERVER_DEFAULTS = Object.freeze({
+  host: '127.0.0.1',
+  port: 7432,
+  grpcPort: 50051,
+  logLevel: 'info',
+});
 
 export interface RunningServer {
   registry: Registry;
+  /** HTTP base URL, e.g. http://127.0.0.1:7432 */
   url: string;
+  /** gRPC target, host:port, e.g. 127.0.0.1:50051 (what a gRPC client dials). */
+  grpcUrl: string;
+  /** The gRPC port actually bound (the chosen one when 0 was asked for). */
+  grpcPort: number;
   logger: PinoLogger;
+  /** Stops both front ends (streams end, in-flight calls finish), then closes the engine. */
   stop(): Promise<void>;
 }
 
@@ -54,25 +100,58 @@ export async function startServer(
   options: ServerOptions,
   logger = createRootLogger(options.logLevel),
 ): Promise<RunningServer> {
-  const registry = await Registry.open(options.engine, { logger: logger as unknown as Logger });
-  const app = buildHttpApp({ registry, logger: logger.child({ component: 'http' }) });
+  // grpc-js writes its own diagnostics (a failed bind, say) to stderr: send them to the root logger.
+  const grpcJsLog = logger.child({ component: 'grpc-js' });
+  setGrpcLogger({
+    error: (...args: unknown[]) => grpcJsLog.warn({ detail: format(...args) }, 'grpc-js'),
+    info: (...args: unknown[]) => grpcJsLog.info({ detail: format(...args) }, 'grpc-js'),
+    debug: (...args: unknown[]) => grpcJsLog.debug({ detail: format(...args) }, 'grpc-js'),
+  });
+  const registry = await Registry.open(options.engine, {
+    logger: logger as unknown as Logger,
+    ...(options.embedders ? { embedders: options.embedders } : {}),
+  });
+  const app = buildHttpApp({
+    registry,
+    logger: logger.child({ component: 'http' }),
+    ...(options.http ? { settings: options.http } : {}),
+  });
   let url: string;
+  let grpc: GrpcServer;
   try {
+    await options.beforeListen?.(registry);
     url = await app.listen({ host: options.host, port: options.port });
+    grpc = await GrpcServer.start({
+      registry,
+      logger: logger.child({ component: 'grpc' }),
+      host: options.grpcHost ?? options.host,
+      port: options.grpcPort ?? SERVER_DEFAULTS.grpcPort,
+      settings: { ...sharedGrpcSettings(options.http), ...options.grpc },
+    });
   } catch (error) {
+    await app.close();
     await registry.close();
     throw error;
   }
   logger.info(
-    { url, dataRoot: registry.options.dataRoot, spaces: registry.discovery.spaces },
+    {
+      url,
+      grpcUrl: grpc.target,
+      grpcPort: grpc.port,
+      dataRoot: registry.options.dataRoot,
+      spaces: registry.discovery.spaces,
+    },
     'engram listening',
   );
   return {
     registry,
     url,
+    grpcUrl: grpc.target,
+    grpcPort: grpc.port,
     logger,
     async stop() {
-      await app.close();
+      // Both front ends drain first (no call is cut while the engine still runs), then the engine.
+      await Promise.all([app.close(), grpc.close()]);
       await registry.close();
     },
   };

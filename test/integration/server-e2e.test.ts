@@ -18,6 +18,8 @@ async function startServer(dataRoot: string): Promise<{ child: ChildProcess; url
       '127.0.0.1',
       '--port',
       '0',
+      '--grpc-port',
+      '0',
       '--data-root',
       dataRoot,
       '--log-level',

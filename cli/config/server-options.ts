@@ -1,0 +1,31 @@
+/** The effective configuration -> the options of the engine and the server. */
+import type { EngineOptions } from '../../engine/index.ts';
+import type { HttpSettings } from '../../server/http/context.ts';
+import { CONFIG_KEYS, specOf, type ConfigValues } from './config-schema.ts';
+
+/** Every key with an `engine` option in the schema, under that option's name. */
+export function toEngineOptions(v: ConfigValues): Partial<EngineOptions> {
+  const options: Record<string, unknown> = {};
+  for (const key of CONFIG_KEYS) {
+    const option = specOf(key).engine;
+    if (option !== undefined) options[option] = v[key];
+  }
+  // Bootstrap spaces are created and opened by `engram start` itself (with a progress bar), so
+  // the engine is not asked to open any eagerly.
+  return { ...(options as Partial<EngineOptions>), eagerSpaces: [] };
+}
+
+export function toHttpSettings(v: ConfigValues): Partial<HttpSettings> {
+  const embedder = v['embedder.default'];
+  return {
+    defaultSpace: v['memory_spaces.default_space'],
+    autoCreateSpaces: v['memory_spaces.auto_create'],
+    defaultEmbedder: embedder === 'none' ? null : embedder,
+    bodyLimitBytes: v['server.body_limit_bytes'],
+    maxBatchItems: v['server.max_batch_items'],
+    maxStreamSubscribers: v['server.max_stream_subscribers'],
+    maxStreamBufferedEvents: v['server.max_stream_buffered_events'],
+    streamHeartbeatMs: v['server.stream_heartbeat_ms'],
+    metricsSpaceLabelsMax: v['server.metrics_space_labels_max'],
+  };
+}
