@@ -28,20 +28,9 @@ import {
   type LogEntry,
   type SequencedEntry,
 } from './log-entry.ts';
+import { validatePatch } from './memory-fields.ts';
 import {
-  DEFAULT_CONFIDENCE,
-  episodeText,
-  validateConfidence,
-  validateEpisode,
-  validateMemoryType,
-  validatePatch,
-  validateTags,
-  validateTime,
-} from './memory-fields.ts';
-import {
-  validateContent,
   validateMemoryId,
-  validateMetadata,
   validateVector,
   type ListPage,
   type MemoryPatch,
@@ -62,6 +51,7 @@ import type {
   SpaceStats,
 } from './storage.ts';
 import { checkRecallOptions, type CheckedRecall } from './recall-options.ts';
+import { checkRememberInput, embedText } from './remember-input.ts';
 import { AccessStats } from './access-stats.ts';
 import { HotTier } from './hot-tier.ts';
 import { checkSpaceSettings, isConstant, type SpaceSettings } from './space-settings.ts';
@@ -198,45 +188,22 @@ export class LocalSpace {
   // ---- writes ---------------------------------------------------------------------------
 
   async remember(input: RememberInput, options: CallOptions = {}): Promise<MemoryView> {
-    const limits = this.ctx.options;
-    if (input === null || typeof input !== 'object') {
-      throw new EngramError(
-        'ENG_CONTENT_INVALID',
-        'remember() takes an object with at least "content"',
-      );
-    }
-    const id = input.id === undefined ? randomUUID() : validateMemoryId(input.id, limits);
-    const episode =
-      input.episode === undefined ? undefined : validateEpisode(input.episode, limits);
-    const content = validateContent(
-      input.content ?? (episode ? episodeText(episode) : undefined),
-      limits,
-    );
-    const metadata = validateMetadata(input.metadata, limits);
+    const checked = checkRememberInput(input, this.ctx.options);
+    const { id, content, episode } = checked;
     const vector =
-      input.vector !== undefined
-        ? validateVector(input.vector, limits)
-        : this.embedder instanceof EngramError && this.embedder.code === 'ENG_EMBEDDER_MISSING'
-          ? null // a space without an embedder stores text-only memories (not recallable by vector)
-          : await this.embed(content, options);
+      checked.vector ??
+      (this.embedder instanceof EngramError && this.embedder.code === 'ENG_EMBEDDER_MISSING'
+        ? null // a space without an embedder stores text-only memories (not recallable by vector)
+        : await this.embed(content, options));
     const now = Date.now();
     const record: Omit<MemoryRecord, 'lsn'> = {
       id,
       content,
-      metadata,
-      confidence:
-        input.confidence === undefined ? DEFAULT_CONFIDENCE : validateConfidence(input.confidence),
-      memoryType:
-        input.memoryType === undefined
-          ? episode
-            ? 'episodic'
-            : 'semantic'
-          : validateMemoryType(input.memoryType),
-      tags: input.tags === undefined ? [] : validateTags(input.tags),
-      observedAt:
-        input.observedAt === undefined
-          ? (episode?.when ?? now)
-          : validateTime(input.observedAt, 'observed_at'),
+      metadata: checked.metadata,
+      confidence: checked.confidence,
+      memoryType: checked.memoryType,
+      tags: checked.tags,
+      observedAt: checked.observedAt ?? now,
       suppressed: false,
       ...(episode ? { episode } : {}),
       storedAt: now,
@@ -248,7 +215,7 @@ export class LocalSpace {
     const settings = this.settings;
     if (
       vector &&
-      input.id === undefined &&
+      !checked.idGiven &&
       settings.dedupThreshold !== undefined &&
       !isConstant(vector)
     ) {
@@ -444,25 +411,8 @@ export class LocalSpace {
   }
 
   /** One text through the space's embedder; a failure fails the call, never a fallback vector. */
-  private async embed(text: string, options: CallOptions): Promise<Float32Array> {
-    if (this.embedder instanceof EngramError) throw this.embedder;
-    const embedder = this.embedder;
-    const [vector] = await embedder
-      .embed([text], options.signal ? { signal: options.signal } : {})
-      .catch((cause: unknown) => {
-        if (cause instanceof EngramError) throw cause;
-        throw new EngramError(
-          'ENG_EMBEDDER_UNAVAILABLE',
-          `Embedder ${embedder.name} failed: ${(cause as Error).message}`,
-          { cause },
-        );
-      });
-    if (!vector)
-      throw new EngramError(
-        'ENG_EMBEDDER_UNAVAILABLE',
-        `Embedder ${this.embedder.name} returned no vector`,
-      );
-    return validateVector(vector, this.ctx.options);
+  private embed(text: string, options: CallOptions): Promise<Float32Array> {
+    return embedText(this.embedder, text, options, this.ctx.options);
   }
 
   async associate(

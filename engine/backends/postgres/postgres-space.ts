@@ -7,22 +7,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { checkConsolidationOptions, type ConsolidationOptions } from '../../consolidation.ts';
+import { checkRememberInput, embedText } from '../../remember-input.ts';
 import type { Embedder } from '../../embed/embedder.ts';
 import { EngramError } from '../../errors.ts';
+import { validatePatch } from '../../memory-fields.ts';
 import {
-  DEFAULT_CONFIDENCE,
-  episodeText,
-  validateConfidence,
-  validateEpisode,
-  validateMemoryType,
-  validatePatch,
-  validateTags,
-  validateTime,
-} from '../../memory-fields.ts';
-import {
-  validateContent,
   validateMemoryId,
-  validateMetadata,
   validateVector,
   type ListPage,
   type MemoryPatch,
@@ -94,36 +84,15 @@ export class PostgresSpaceHandle implements SpaceHandle {
 
   async remember(input: RememberInput, options: CallOptions = {}): Promise<MemoryView> {
     this.ctx.assertOpen();
-    const limits = this.ctx.options;
-    if (input === null || typeof input !== 'object') {
-      throw new EngramError(
-        'ENG_CONTENT_INVALID',
-        'remember() takes an object with at least "content"',
-      );
-    }
-    const id = input.id === undefined ? randomUUID() : validateMemoryId(input.id, limits);
-    const episode =
-      input.episode === undefined ? undefined : validateEpisode(input.episode, limits);
-    const content = rejectNul(
-      validateContent(input.content ?? (episode ? episodeText(episode) : undefined), limits),
-    );
-    const metadata = validateMetadata(input.metadata, limits);
-    const clientVector =
-      input.vector === undefined ? undefined : validateVector(input.vector, limits);
+    const checked = checkRememberInput(input, this.ctx.options);
+    const { id, metadata, episode } = checked;
+    const content = rejectNul(checked.content);
+    const clientVector = checked.vector;
     const fields = {
-      confidence:
-        input.confidence === undefined ? DEFAULT_CONFIDENCE : validateConfidence(input.confidence),
-      memoryType:
-        input.memoryType === undefined
-          ? episode
-            ? ('episodic' as const)
-            : ('semantic' as const)
-          : validateMemoryType(input.memoryType),
-      tags: input.tags === undefined ? [] : validateTags(input.tags),
-      observedAt:
-        input.observedAt === undefined
-          ? episode?.when
-          : validateTime(input.observedAt, 'observed_at'),
+      confidence: checked.confidence,
+      memoryType: checked.memoryType,
+      tags: checked.tags,
+      observedAt: checked.observedAt,
     };
     for (let attempt = 1; ; attempt++) {
       let vector = clientVector ?? null;
@@ -284,29 +253,12 @@ export class PostgresSpaceHandle implements SpaceHandle {
     }
   }
 
-  /** One text through the space's embedder; a failure fails the call, never a fallback vector. */
-  private async embed(
+  private embed(
     embedder: Embedder | EngramError,
     text: string,
     options: CallOptions,
   ): Promise<Float32Array> {
-    if (embedder instanceof EngramError) throw embedder;
-    const [vector] = await embedder
-      .embed([text], options.signal ? { signal: options.signal } : {})
-      .catch((cause: unknown) => {
-        if (cause instanceof EngramError) throw cause;
-        throw new EngramError(
-          'ENG_EMBEDDER_UNAVAILABLE',
-          `Embedder ${embedder.name} failed: ${(cause as Error).message}`,
-          { cause },
-        );
-      });
-    if (!vector)
-      throw new EngramError(
-        'ENG_EMBEDDER_UNAVAILABLE',
-        `Embedder ${embedder.name} returned no vector`,
-      );
-    return validateVector(vector, this.ctx.options);
+    return embedText(embedder, text, options, this.ctx.options);
   }
 
   private checkCall(options: CallOptions): void {
