@@ -31,6 +31,10 @@ export class HotTier {
     return this.records.get(id);
   }
 
+  ids(): string[] {
+    return [...this.records.keys()];
+  }
+
   invalidate(id: string): void {
     this.records.delete(id);
   }

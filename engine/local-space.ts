@@ -50,7 +50,7 @@ import type {
   RecallOptions,
   SpaceStats,
 } from './storage.ts';
-import { checkRecallOptions, type CheckedRecall } from './recall-options.ts';
+import { checkListTier, checkRecallOptions, type CheckedRecall } from './recall-options.ts';
 import { checkRememberInput, embedText } from './remember-input.ts';
 import { AccessStats } from './access-stats.ts';
 import { HotTier } from './hot-tier.ts';
@@ -744,6 +744,8 @@ export class LocalSpace {
         `limit must be an integer from 1 to ${this.ctx.options.maxListLimit}, got ${JSON.stringify(limit)}`,
       );
     }
+    checkListTier(options.tier);
+    if (options.tier === 'hot') return this.listHot(after, limit);
     if (after !== undefined && typeof after !== 'string')
       throw new EngramError('ENG_QUERY_INVALID', 'cursor must be a string');
     const page = new Map<string, MemoryRecord>();
@@ -756,6 +758,22 @@ export class LocalSpace {
     const ids = [...page.keys()].sort();
     const memories = ids.slice(0, limit).map((id) => this.view(page.get(id)!));
     return { memories, nextCursor: ids.length > limit ? memories.at(-1)?.id : undefined };
+  }
+
+  /** The memories in the hot tier, by id. */
+  private listHot(after: string | undefined, limit: number): ListPage {
+    const ids = this.hot
+      .ids()
+      .filter((id) => after === undefined || id > after)
+      .sort();
+    const memories: MemoryView[] = [];
+    for (const id of ids) {
+      const record = this.currentRecord(id);
+      if (record) memories.push(this.view(record));
+      if (memories.length > limit) break;
+    }
+    const page = memories.slice(0, limit);
+    return { memories: page, nextCursor: memories.length > limit ? page.at(-1)?.id : undefined };
   }
 
   stats(): SpaceStats {
@@ -779,6 +797,7 @@ export class LocalSpace {
       pendingApply: this.unapplied.length,
       applying: this.applier !== undefined,
       consolidationRate: this.consolidationRate.perSecond(Date.now()),
+      embedder: this.meta.embedder,
       hotMemories: this.hot.size,
       hotCapacity: this.hot.capacity,
       pressure: this.hot.pressure,

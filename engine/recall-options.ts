@@ -101,3 +101,12 @@ function matches(record: MemoryRecord, filter: CheckedFilter | undefined): boole
   if (filter.minConfidence !== undefined && record.confidence < filter.minConfidence) return false;
   return true;
 }
+
+export function checkListTier(tier: unknown): void {
+  if (tier !== undefined && tier !== 'hot' && tier !== 'warm') {
+    throw new EngramError(
+      'ENG_QUERY_INVALID',
+      `tier must be "hot" or "warm", got ${JSON.stringify(tier)}`,
+    );
+  }
+}

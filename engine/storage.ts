@@ -57,6 +57,8 @@ export interface ListOptions {
   /** Cursor: the id after which to continue (ids are listed in ascending order). */
   after?: string;
   limit: number;
+  /** Only memories in this tier: hot (the in-memory copies) or warm (every live memory, the default). */
+  tier?: 'hot' | 'warm';
 }
 
 export interface CreateSpaceOptions {
@@ -85,10 +87,12 @@ export interface SpaceStats {
   snapshotLsn: number;
   /** Log records durable but not yet in the warm tier and index. */
   pendingApply: number;
-  /** Memories in the hot tier, its capacity, and their ratio (the space's memory pressure). */
+  /** The space's embedder, or null when it takes client vectors only. */
+  embedder: string | null;
+  /** Memories in the hot tier, its capacity, and their ratio (the space's memory pressure; null for a backend without a hot tier). */
   hotMemories: number;
   hotCapacity: number;
-  pressure: number;
+  pressure: number | null;
   /** Consolidations made per second, over the last 10 minutes, in this process. */
   consolidationRate: number;
   /** True while the background applier runs (applying records or writing a checkpoint). */

@@ -293,9 +293,9 @@ export function spaceStatsToWire(stats: SpaceStats): SpaceInfo {
     wal_bytes: stats.walBytes,
     hot_memories: stats.hotMemories,
     hot_capacity: stats.hotCapacity,
-    pressure: stats.pressure,
     consolidation_rate: stats.consolidationRate,
   };
+  if (stats.pressure !== null) info.pressure = stats.pressure;
   if (stats.dimension !== null) info.dimension = stats.dimension;
   return info;
 }

@@ -47,7 +47,7 @@ export function spaceHandlers(ctx: GrpcContext): UntypedServiceImplementation {
       memory_space_id: id,
       state: spaceStateToWire(stats.state),
       memories: stats.memories,
-      pressure: stats.pressure,
+      ...(stats.pressure === null ? {} : { pressure: stats.pressure }),
       wal_lag_ms: stats.applyLagMs,
       consolidation_rate: stats.consolidationRate,
     };

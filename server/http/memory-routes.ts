@@ -248,10 +248,10 @@ export function memoryRoutes(app: FastifyInstance, ctx: HttpContext): void {
   app.get('/api/v1/memories', { schema: { querystring: schema.listQuery } }, async (request) => {
     const { id: spaceId, space } = await ctx.forRead(request);
     const q = request.query as { cursor?: string; limit?: number; tier?: string };
-    if (q.tier !== undefined && q.tier !== 'warm') {
+    if (q.tier === 'cold') {
       throw new EngramError(
         'ENG_NOT_IMPLEMENTED',
-        `Tier "${q.tier}" is not implemented in this build (every memory is in "warm")`,
+        'The cold tier is not implemented in this build',
       );
     }
     const limit = q.limit ?? 100;
@@ -259,6 +259,7 @@ export function memoryRoutes(app: FastifyInstance, ctx: HttpContext): void {
     const page = await space.list({
       limit,
       ...(q.cursor === undefined ? {} : { after: q.cursor }),
+      ...(q.tier === undefined ? {} : { tier: q.tier as 'hot' | 'warm' }),
     });
     return {
       memories: page.memories.map((m) => memoryToWire(m, spaceId)),

@@ -98,7 +98,7 @@ export function metricsRoutes(app: FastifyInstance, ctx: HttpContext): void {
     };
     for (const stats of labelled) {
       record(stats.id, stats);
-      pressure.set({ space: stats.id }, stats.pressure);
+      if (stats.pressure !== null) pressure.set({ space: stats.id }, stats.pressure);
     }
     if (rest.length > 0) {
       record('_other', {

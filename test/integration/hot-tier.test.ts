@@ -56,3 +56,24 @@ test('health and metrics report the measured pressure', async () => {
   const metrics = await api.app.inject({ method: 'GET', url: '/metrics' });
   assert.match(metrics.body, /engram_space_pressure\{space="pressured"\} 0\.3/);
 });
+
+test('listing by tier: hot lists the in-memory copies, warm every memory; cold is not built', async () => {
+  const api = await testApi();
+  const headers = { 'x-memory-space': 'tiers' };
+  for (const content of ['alpha note', 'beta note', 'gamma entry']) {
+    await api.call('POST', '/api/v1/memories/remember', { headers, body: { content } });
+  }
+  await api.call('GET', '/api/v1/memories/recall?query=note&k=2&mode=lexical', { headers });
+  const hot = await api.call('GET', '/api/v1/memories?tier=hot', { headers });
+  assert.deepEqual(hot.body.memories.map((m: { content: string }) => m.content).sort(), [
+    'alpha note',
+    'beta note',
+  ]);
+  const warm = await api.call('GET', '/api/v1/memories?tier=warm', { headers });
+  assert.equal(warm.body.memories.length, 3);
+  assert.equal((await api.call('GET', '/api/v1/memories?tier=cold', { headers })).status, 501);
+  assert.equal((await api.call('GET', '/api/v1/memories?tier=lukewarm', { headers })).status, 400);
+  const described = await api.call('GET', '/api/v1/spaces/tiers');
+  assert.deepEqual(described.body.tiers, { hot: 2, warm: 3, cold: null });
+  assert.equal(described.body.embedder, 'hash');
+});

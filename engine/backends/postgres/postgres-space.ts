@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { checkConsolidationOptions, type ConsolidationOptions } from '../../consolidation.ts';
 import { checkRememberInput, embedText } from '../../remember-input.ts';
+import { checkListTier } from '../../recall-options.ts';
 import type { Embedder } from '../../embed/embedder.ts';
 import { EngramError } from '../../errors.ts';
 import { validatePatch } from '../../memory-fields.ts';
@@ -425,6 +426,8 @@ export class PostgresSpaceHandle implements SpaceHandle {
 
   async list(options: ListOptions): Promise<ListPage> {
     const { after, limit } = options;
+    checkListTier(options.tier);
+    if (options.tier === 'hot') return { memories: [], nextCursor: undefined }; // no hot tier here
     if (!Number.isInteger(limit) || limit < 1 || limit > this.ctx.options.maxListLimit) {
       throw new EngramError(
         'ENG_QUERY_INVALID',
@@ -460,9 +463,11 @@ export class PostgresSpaceHandle implements SpaceHandle {
       indexedLsn: row.lastLsn,
       snapshotLsn: row.lastLsn,
       pendingApply: 0,
+      embedder: row.embedder,
+      // No hot tier in this backend: nothing to measure, so no pressure figure.
       hotMemories: 0,
       hotCapacity: 0,
-      pressure: 0,
+      pressure: null,
       consolidationRate: this.ctx.consolidationRate(this.id).perSecond(Date.now()),
       applying: false,
       applyLagMs: 0,
