@@ -53,6 +53,7 @@ test('every route resolves the space by header, then query, then body, then the 
       (b) => b.memories.find((m: { id: string }) => m.id === 'same').content,
     ],
     ['GET', '/api/v1/memories/same/associations', (b) => b.memory_space],
+    ['GET', '/api/v1/consolidations', (b) => b.memory_space],
   ];
   for (const { used, expected } of combinations(false)) {
     for (const [method, path, pick] of reads) {
@@ -126,6 +127,13 @@ test('every route resolves the space by header, then query, then body, then the 
         .body.memory_space,
       expected,
     );
+
+    const consolidate = request(used, '/api/v1/consolidations/run', {});
+    const ran = await api.call('POST', consolidate.url, {
+      headers: consolidate.headers,
+      body: consolidate.payload,
+    });
+    assert.equal(ran.body.memory_space, expected, `consolidations/run with ${label}`);
 
     const batch = request(used, '/api/v1/memories/remember/batch', {
       memories: [{ id: `b-${label}`, content: 'batched' }],
