@@ -122,6 +122,14 @@ export const ERROR_CATALOGUE = {
     category: 'resource_exhausted',
     summary: 'The server already serves its maximum number of event-stream subscribers.',
   },
+  ENG_STREAM_TOO_SLOW: {
+    category: 'resource_exhausted',
+    summary: 'A stream subscriber stopped reading and too many events piled up; it was dropped.',
+  },
+  ENG_SHUTTING_DOWN: {
+    category: 'unavailable',
+    summary: 'The server is shutting down; retry against a running server.',
+  },
   ENG_REQUEST_INVALID: {
     category: 'invalid_argument',
     summary: 'The request is malformed: bad JSON, a field of the wrong type, an unknown field.',

@@ -138,7 +138,7 @@ export class BidiPump<Req, Res> {
       toGrpcError(
         mapError(
           new EngramError(
-            'ENG_SPACE_CLOSED',
+            'ENG_SHUTTING_DOWN',
             'The server is shutting down; resend what was not acknowledged',
           ),
         ),

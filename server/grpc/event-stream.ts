@@ -12,7 +12,6 @@
 import { Metadata, type handleServerStreamingCall, type ServerWritableStream } from '@grpc/grpc-js';
 import { EngramError, type SpaceEvent } from '../../engine/index.ts';
 import type { SpaceEventMessage, StreamRequest } from '../../proto/engram/v1/messages.ts';
-import { CATEGORY_STATUS } from '../errors.ts';
 import type { GrpcContext } from './grpc-context.ts';
 import { mapError, toGrpcError } from './grpc-errors.ts';
 import { eventToWire } from './grpc-wire.ts';
@@ -114,12 +113,7 @@ export function eventStreamHandler(
       if (queue.length > ctx.settings.maxStreamBufferedEvents) {
         ctx.logger.warn({ space: spaceId }, 'gRPC event stream subscriber too slow: dropped');
         const details = `Subscriber too slow: more than ${ctx.settings.maxStreamBufferedEvents} events waiting; resume with after_lsn set to the last lsn received`;
-        end(
-          Object.assign(new Error(details), {
-            code: CATEGORY_STATUS.resource_exhausted.grpc,
-            details,
-          }),
-        );
+        end(new EngramError('ENG_STREAM_TOO_SLOW', details));
       }
     };
 
@@ -132,7 +126,7 @@ export function eventStreamHandler(
     untrack = deps.track(() =>
       end(
         new EngramError(
-          'ENG_SPACE_CLOSED',
+          'ENG_SHUTTING_DOWN',
           'The server is shutting down; resume with after_lsn set to the last lsn received',
         ),
       ),

@@ -382,6 +382,7 @@ test('a Stream subscriber that stops reading is dropped with RESOURCE_EXHAUSTED;
   })();
   assert.ok(error instanceof EngramGrpcError, `the slow subscriber was dropped (${String(error)})`);
   assert.equal(error.status, status.RESOURCE_EXHAUSTED);
+  assert.equal(error.code, 'ENG_STREAM_TOO_SLOW');
   assert.ok(slowSeen.length < total, `it received ${slowSeen.length} events before the drop`);
   assert.deepEqual(
     slowSeen.map((e) => e.memory_id),
@@ -435,7 +436,7 @@ test('server shutdown ends event streams with UNAVAILABLE and answers what a str
 
   assert.ok(streamError instanceof EngramGrpcError);
   assert.equal(streamError.status, status.UNAVAILABLE);
-  assert.equal(streamError.code, 'ENG_SPACE_CLOSED');
+  assert.equal(streamError.code, 'ENG_SHUTTING_DOWN');
   const eventError = await (async () => {
     try {
       for await (const _ of sub) continue;
@@ -447,5 +448,6 @@ test('server shutdown ends event streams with UNAVAILABLE and answers what a str
 
   assert.ok(eventError instanceof EngramGrpcError);
   assert.equal(eventError.status, status.UNAVAILABLE);
+  assert.equal(eventError.code, 'ENG_SHUTTING_DOWN');
   assert.equal(acks.length, 1);
 });
