@@ -11,7 +11,8 @@ import { EngramError, ioError, isEngramError } from './errors.ts';
 import { nodeFileSystem, type FileSystem } from './file-system.ts';
 import { SILENT_LOGGER, type Logger } from './logger.ts';
 import { LocalSpace } from './local-space.ts';
-import { checkSpaceSettings, type SpaceSettings } from './space-settings.ts';
+import type { SpaceSettings } from './space-settings.ts';
+import { checkCreateSpace } from './create-space-options.ts';
 import { EventHub, type SpaceEvent, type SpaceEventListener } from './events.ts';
 import { EmbedderCatalog, type EmbedderFactory } from './embed/embedder-catalog.ts';
 import { validateEngineOptions, type EngineOptions } from './options.ts';
@@ -152,28 +153,12 @@ export class Registry implements StorageEngine {
     options: CreateSpaceOptions = {},
   ): Promise<{ id: SpaceId; created: boolean }> {
     this.assertOpen();
-    const id = parseSpaceId(rawId);
-    const { dimension } = options;
-    if (
-      dimension !== undefined &&
-      (!Number.isInteger(dimension) || dimension < 1 || dimension > this.options.maxDimensions)
-    ) {
-      throw new EngramError(
-        'ENG_VECTOR_INVALID',
-        `Dimension must be an integer from 1 to ${this.options.maxDimensions}, got ${JSON.stringify(dimension)}`,
-      );
-    }
-    let embedder: string | null = null;
-    let fixed = dimension ?? null;
-    if (options.embedder !== undefined) {
-      if (typeof options.embedder !== 'string') {
-        throw new EngramError('ENG_EMBEDDER_UNAVAILABLE', 'Embedder must be a name');
-      }
-      // Building it checks the name is configured and learns (or checks) its dimension.
-      fixed = this.embedders.create(options.embedder, dimension).dimension;
-      embedder = options.embedder;
-    }
-    const settings = checkSpaceSettings(options.settings);
+    const {
+      id,
+      dimension: fixed,
+      embedder,
+      settings,
+    } = checkCreateSpace(rawId, options, this.options, this.embedders);
     const running = this.creating.get(id);
     if (running) return running.then(() => ({ id, created: false }));
     const work = this.doCreate(id, fixed, embedder, settings).finally(() =>

@@ -9,6 +9,7 @@ import pg from 'pg';
 import type { Embedder } from '../../embed/embedder.ts';
 import { EmbedderCatalog, type EmbedderFactory } from '../../embed/embedder-catalog.ts';
 import { RateMeter } from '../../consolidation.ts';
+import { checkCreateSpace } from '../../create-space-options.ts';
 import { EngramError } from '../../errors.ts';
 import type { SpaceEventListener } from '../../events.ts';
 import { SILENT_LOGGER, type Logger } from '../../logger.ts';
@@ -218,26 +219,17 @@ export class PostgresEngine implements StorageEngine, PostgresEngineContext {
     options: CreateSpaceOptions = {},
   ): Promise<{ id: SpaceId; created: boolean }> {
     this.assertOpen();
-    const id = parseSpaceId(rawId);
-    const { dimension } = options;
-    if (
-      dimension !== undefined &&
-      (!Number.isInteger(dimension) || dimension < 1 || dimension > this.options.maxDimensions)
-    ) {
+    const {
+      id,
+      dimension: fixed,
+      embedder,
+      settings,
+    } = checkCreateSpace(rawId, options, this.options, this.embedders);
+    if (Object.keys(settings).length > 0) {
       throw new EngramError(
-        'ENG_VECTOR_INVALID',
-        `Dimension must be an integer from 1 to ${this.options.maxDimensions}, got ${JSON.stringify(dimension)}`,
+        'ENG_NOT_IMPLEMENTED',
+        'Space settings (auto-linking, dedup) are not implemented in the PostgreSQL backend yet',
       );
-    }
-    let embedder: string | null = null;
-    let fixed = dimension ?? null;
-    if (options.embedder !== undefined) {
-      if (typeof options.embedder !== 'string') {
-        throw new EngramError('ENG_EMBEDDER_UNAVAILABLE', 'Embedder must be a name');
-      }
-      // Building it checks the name is configured and learns (or checks) its dimension.
-      fixed = this.embedders.create(options.embedder, dimension).dimension;
-      embedder = options.embedder;
     }
     const S = this.schema;
     const created = await this.track(
