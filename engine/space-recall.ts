@@ -77,10 +77,11 @@ export function similarityHits(
       tail.push({ memory: entry.record, relevance: similarity, parts: { similarity } });
     }
   }
-  // Ask the index for more than k: the memtable shadows some of its entries, filters and
-  // suppression reject others, and confidence weighing can lift a lower-ranked hit above a
-  // higher one. Confidence only ever lowers a score, so once the k-th best weighed score is
-  // at least the rawest similarity fetched, nothing further down can enter the top k.
+  // Ask the index for a pool larger than k and rank the pool by the weighed score: the memtable
+  // shadows some index entries, and confidence can lift a hit that is lower by similarity
+  // alone (by at most 30%, so a pool of 2k holds the top k in practice; like the HNSW search
+  // itself this is a re-ranking of the nearest candidates, not an exhaustive scan). When
+  // filters or suppression leave fewer than k, search again with a larger pool.
   const indexSize = index?.size ?? 0;
   let want = 2 * k + memtable.shadowCount;
   for (;;) {
@@ -95,8 +96,7 @@ export function similarityHits(
     }
     const top = best(found, k, threshold);
     const lowestFetched = results.at(-1)?.score ?? -2;
-    const settled = top.length === k && top[k - 1]!.score >= lowestFetched;
-    if (settled || results.length < want || want >= indexSize || lowestFetched < threshold)
+    if (top.length === k || results.length < want || want >= indexSize || lowestFetched < threshold)
       return top;
     want = Math.min(indexSize, want * 4);
   }
