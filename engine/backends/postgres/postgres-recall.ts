@@ -159,11 +159,10 @@ export async function similarityIds(
       k,
       threshold,
     );
-    // Confidence only lowers a score, so once the k-th best weighed score is at least the
-    // rawest similarity fetched, nothing further down can enter the top k.
+    // As in the embedded backend (engine/space-recall.ts): the pool is ranked by the weighed
+    // score, and only grows when filters or suppression leave fewer than k.
     const lowestFetched = rows.at(-1)?.similarity ?? -2;
-    const settled = top.length === k && top[k - 1]!.score >= lowestFetched;
-    if (settled || lowestFetched < threshold) return top;
+    if (top.length === k || lowestFetched < threshold) return top;
     if (rows.length < want) {
       if (exact) return top; // every matching memory was seen
       exact = true; // the index gave up early: look at every memory of the space
