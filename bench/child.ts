@@ -17,6 +17,7 @@ import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { engineWritesTask, rawWritesTask } from './benchmarks/durable-writes.ts';
 import { catchUpTask } from './benchmarks/index-catch-up.ts';
+import { postgresVsLmdbTask } from './benchmarks/postgres-vs-lmdb.ts';
 import { replayOpenTask, replayPrepareTask } from './benchmarks/replay.ts';
 
 type Task = (params: never) => unknown;
@@ -27,6 +28,7 @@ const TASKS: Record<string, Task> = {
   'replay:prepare': replayPrepareTask,
   'replay:open': replayOpenTask,
   'index-catch-up:run': catchUpTask,
+  'postgres-vs-lmdb:run': postgresVsLmdbTask,
 };
 
 const [name, json] = process.argv.slice(2);

@@ -15,7 +15,9 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { durableWrites } from './benchmarks/durable-writes.ts';
 import { grpcThroughput } from './benchmarks/grpc-throughput.ts';
+import { httpThroughput } from './benchmarks/http-throughput.ts';
 import { indexCatchUp } from './benchmarks/index-catch-up.ts';
+import { postgresVsLmdb } from './benchmarks/postgres-vs-lmdb.ts';
 import { replay } from './benchmarks/replay.ts';
 import { startup10k } from './benchmarks/startup-10k.ts';
 import {
@@ -39,6 +41,8 @@ const BENCHMARKS: readonly Benchmark[] = [
   indexCatchUp,
   startup10k,
   grpcThroughput,
+  httpThroughput,
+  postgresVsLmdb,
 ];
 
 interface ResultFile {
