@@ -10,6 +10,7 @@
  * episodes at cosine >= `similarity` form a group; groups of at least `minSources` are kept.
  */
 import { EngramError } from './errors.ts';
+import { randomUUID } from 'node:crypto';
 import { cosineSimilarity, type MemoryRecord } from './memory.ts';
 
 export interface ConsolidationOptions {
@@ -126,6 +127,27 @@ function plan(group: readonly Episodic[]): PlannedConsolidation {
     vector: centroid,
     observedAt: Math.max(...group.map((g) => g.record.observedAt)),
     confidence: group.reduce((n, g) => n + g.record.confidence, 0) / group.length,
+  };
+}
+
+/** The semantic memory a planned consolidation becomes (its LSN is the backend's to give). */
+export function consolidatedRecord(
+  plan: PlannedConsolidation,
+  now: number,
+): Omit<MemoryRecord, 'lsn'> {
+  return {
+    id: randomUUID(),
+    content: plan.content,
+    metadata: {},
+    confidence: plan.confidence,
+    memoryType: 'semantic',
+    tags: [],
+    observedAt: plan.observedAt,
+    suppressed: false,
+    consolidation: { sources: plan.sources, strength: plan.strength },
+    storedAt: now,
+    updatedAt: now,
+    hasVector: true,
   };
 }
 

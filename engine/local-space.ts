@@ -9,7 +9,6 @@
  * Readers consult the memtable first; it holds the newest version of every memory whose
  * latest change has not reached both the warm tier and the index, deletions included.
  */
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { EngramError } from './errors.ts';
@@ -59,6 +58,7 @@ import { checkSpreadOptions, spreadActivation } from './spreading.ts';
 import {
   Citations,
   RateMeter,
+  consolidatedRecord,
   checkConsolidationOptions,
   planConsolidations,
   type ConsolidationOptions,
@@ -370,21 +370,7 @@ export class LocalSpace {
     );
     const reports: ConsolidationReport[] = [];
     for (const plan of plans) {
-      const now = Date.now();
-      const record: Omit<MemoryRecord, 'lsn'> = {
-        id: randomUUID(),
-        content: plan.content,
-        metadata: {},
-        confidence: plan.confidence,
-        memoryType: 'semantic',
-        tags: [],
-        observedAt: plan.observedAt,
-        suppressed: false,
-        consolidation: { sources: plan.sources, strength: plan.strength },
-        storedAt: now,
-        updatedAt: now,
-        hasVector: true,
-      };
+      const record = consolidatedRecord(plan, Date.now());
       await this.append({ kind: 'put', record, vector: plan.vector });
       this.consolidationRate.mark(1, Date.now());
       reports.push({ memoryId: record.id, sources: plan.sources, strength: plan.strength });

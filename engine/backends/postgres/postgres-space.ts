@@ -5,8 +5,11 @@
  * background apply, so every read sees every acknowledged write and stats().pendingApply is 0.
  * Embedding (a remote call, maybe) happens before the transaction, never while it holds a lock.
  */
-import { randomUUID } from 'node:crypto';
-import { checkConsolidationOptions, type ConsolidationOptions } from '../../consolidation.ts';
+import {
+  checkConsolidationOptions,
+  consolidatedRecord,
+  type ConsolidationOptions,
+} from '../../consolidation.ts';
 import { checkRememberInput, embedText } from '../../remember-input.ts';
 import { checkListTier } from '../../recall-options.ts';
 import type { Embedder } from '../../embed/embedder.ts';
@@ -496,22 +499,7 @@ export class PostgresSpaceHandle implements SpaceHandle {
     );
     const reports = [];
     for (const plan of plans) {
-      const now = Date.now();
-      const record: MemoryRecord = {
-        id: randomUUID(),
-        content: plan.content,
-        metadata: {},
-        confidence: plan.confidence,
-        memoryType: 'semantic',
-        tags: [],
-        observedAt: plan.observedAt,
-        suppressed: false,
-        consolidation: { sources: plan.sources, strength: plan.strength },
-        storedAt: now,
-        updatedAt: now,
-        lsn: 0,
-        hasVector: true,
-      };
+      const record: MemoryRecord = { ...consolidatedRecord(plan, Date.now()), lsn: 0 };
       await this.write(async (tx, row) => {
         await this.fixDimension(tx, row, plan.vector.length);
         await putMemory(tx, this.ctx.writes, this.id, { ...record, lsn: row.lastLsn }, plan.vector);
