@@ -27,7 +27,7 @@ import {
   type LogEntry,
   type SequencedEntry,
 } from './log-entry.ts';
-import { validatePatch } from './memory-fields.ts';
+import { checkForgetMode, validatePatch } from './memory-fields.ts';
 import {
   validateMemoryId,
   validateVector,
@@ -274,13 +274,7 @@ export class LocalSpace {
 
   async forget(id: string, options: ForgetOptions = {}): Promise<boolean> {
     validateMemoryId(id, this.ctx.options);
-    const mode = options.mode ?? 'delete';
-    if (mode !== 'delete' && mode !== 'suppress') {
-      throw new EngramError(
-        'ENG_QUERY_INVALID',
-        `forget mode must be "delete" or "suppress", got ${JSON.stringify(mode)}`,
-      );
-    }
+    const mode = checkForgetMode(options.mode);
     this.checkCall(options);
     if (!this.existsForWrite(id)) return false;
     if (mode === 'suppress') {

@@ -157,3 +157,15 @@ export function validatePatch(raw: MemoryPatch, limits: Limits): MemoryPatch {
   }
   return patch;
 }
+
+/** forget()'s mode: delete (the default) or suppress. */
+export function checkForgetMode(raw: unknown): 'delete' | 'suppress' {
+  const mode = raw ?? 'delete';
+  if (mode !== 'delete' && mode !== 'suppress') {
+    throw new EngramError(
+      'ENG_QUERY_INVALID',
+      `forget mode must be "delete" or "suppress", got ${JSON.stringify(mode)}`,
+    );
+  }
+  return mode;
+}

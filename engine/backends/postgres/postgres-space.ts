@@ -14,7 +14,7 @@ import { checkRememberInput, embedText } from '../../remember-input.ts';
 import { checkListTier } from '../../recall-options.ts';
 import type { Embedder } from '../../embed/embedder.ts';
 import { EngramError } from '../../errors.ts';
-import { validatePatch } from '../../memory-fields.ts';
+import { checkForgetMode, validatePatch } from '../../memory-fields.ts';
 import {
   validateMemoryId,
   validateVector,
@@ -161,13 +161,7 @@ export class PostgresSpaceHandle implements SpaceHandle {
   async forget(id: string, options: ForgetOptions = {}): Promise<boolean> {
     this.ctx.assertOpen();
     validateMemoryId(id, this.ctx.options);
-    const mode = options.mode ?? 'delete';
-    if (mode !== 'delete' && mode !== 'suppress') {
-      throw new EngramError(
-        'ENG_QUERY_INVALID',
-        `forget mode must be "delete" or "suppress", got ${JSON.stringify(mode)}`,
-      );
-    }
+    const mode = checkForgetMode(options.mode);
     this.checkCall(options);
     const done = await this.write(async (tx, space) => {
       const found =
