@@ -4,7 +4,7 @@
  * Other spaces recover on first use; a space whose recovery fails is quarantined and reported,
  * and the server starts anyway.
  */
-import { isEngramError, type Registry } from '../engine/index.ts';
+import { isEngramError, type ServedEngine } from '../engine/index.ts';
 import type { Progress } from './output/progress.ts';
 
 export interface OpenedSpace {
@@ -18,19 +18,19 @@ export interface OpenedSpace {
 }
 
 export async function openBootstrapSpaces(
-  registry: Registry,
+  engine: ServedEngine,
   ids: readonly string[],
   options: { embedder: string | null; progress: Progress },
 ): Promise<OpenedSpace[]> {
   const out: OpenedSpace[] = [];
   for (const id of new Set(ids)) {
-    const created = registry.has(id)
+    const created = (await engine.hasSpace(id))
       ? false
-      : (await registry.createSpace(id, options.embedder ? { embedder: options.embedder } : {}))
+      : (await engine.createSpace(id, options.embedder ? { embedder: options.embedder } : {}))
           .created;
     const started = performance.now();
     try {
-      const stats = await (await registry.space(id)).stats();
+      const stats = await (await engine.space(id)).stats();
       out.push({
         id,
         created,

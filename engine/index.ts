@@ -1,5 +1,5 @@
 /** The engine's public surface: server/ and cli/ import the engine only through this file. */
-export { Registry, type RegistryDeps, type DiscoveryReport } from './registry.ts';
+export { Registry, type RegistryDeps } from './registry.ts';
 export {
   ERROR_CATALOGUE,
   ERROR_CATEGORIES,
@@ -43,6 +43,8 @@ export type {
   SpaceStats,
   SpaceSummary,
   StorageEngine,
+  ServedEngine,
+  DiscoveryReport,
 } from './storage.ts';
 export type { SpaceEvent, SpaceEventListener, SpaceEventType } from './events.ts';
 export type { Embedder } from './embed/embedder.ts';

@@ -18,7 +18,13 @@ import { EmbedderCatalog, type EmbedderFactory } from './embed/embedder-catalog.
 import { validateEngineOptions, type EngineOptions } from './options.ts';
 import { isValidSpaceId, parseSpaceId, type SpaceId } from './space-id.ts';
 import { SPACE_FORMAT_VERSION, SPACE_META_FILE, writeSpaceMeta } from './space-meta.ts';
-import type { CreateSpaceOptions, SpaceHandle, SpaceSummary, StorageEngine } from './storage.ts';
+import type {
+  CreateSpaceOptions,
+  DiscoveryReport,
+  ServedEngine,
+  SpaceHandle,
+  SpaceSummary,
+} from './storage.ts';
 import { LocalSpaceHandle } from './space-handle.ts';
 
 type SlotState = 'closed' | 'opening' | 'open' | 'closing' | 'quarantined' | 'deleting';
@@ -40,16 +46,11 @@ export interface RegistryDeps {
   embedders?: Record<string, EmbedderFactory>;
 }
 
-export interface DiscoveryReport {
-  spaces: number;
-  skipped: Array<{ name: string; reason: string }>;
-  ms: number;
-}
-
 const TRASH = '.trash';
 const TEMP_PREFIX = '.tmp-';
 
-export class Registry implements StorageEngine {
+export class Registry implements ServedEngine {
+  readonly backend = 'lmdb' as const;
   private readonly slots = new Map<SpaceId, Slot>();
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly background = new Set<Promise<unknown>>();
@@ -217,6 +218,14 @@ export class Registry implements StorageEngine {
   has(rawId: string): boolean {
     const slot = this.slots.get(parseSpaceId(rawId));
     return slot !== undefined && slot.state !== 'deleting';
+  }
+
+  hasSpace(rawId: string): Promise<boolean> {
+    return Promise.resolve(this.has(rawId));
+  }
+
+  get location(): string {
+    return this.options.dataRoot;
   }
 
   private requireSlot(id: SpaceId): Slot {

@@ -13,6 +13,7 @@ import type {
   RecallMode,
   RememberInput,
 } from './memory.ts';
+import type { SpaceEventListener } from './events.ts';
 import type { SpaceId } from './space-id.ts';
 
 export interface CallOptions {
@@ -157,4 +158,38 @@ export interface StorageEngine {
   /** Durable delete. Resolves false when the space did not exist. */
   deleteSpace(id: string): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/** What a backend found when it opened: spaces, entries it passed over, and how long it took. */
+export interface DiscoveryReport {
+  spaces: number;
+  skipped: Array<{ name: string; reason: string }>;
+  ms: number;
+}
+
+/**
+ * What the HTTP and gRPC front ends and the CLI need from a backend, beyond the storage
+ * interface: existence checks, event streams and the shared limits. The embedded Registry and
+ * the PostgreSQL engine both implement it, so the servers never know which one they run on.
+ */
+export interface ServedEngine extends StorageEngine {
+  /** "lmdb" (the embedded backend) or "postgres". */
+  readonly backend: 'lmdb' | 'postgres';
+  /** Where the data lives, for logs and start-up lines (never a password). */
+  readonly location: string;
+  readonly discovery: DiscoveryReport;
+  readonly options: Readonly<{ maxK: number }>;
+  /** Whether the space exists; creates and opens nothing. */
+  hasSpace(id: string): Promise<boolean>;
+  /**
+   * Live events of one space and, with `afterLsn`, the retained ones after that id first, each
+   * delivered once and in order. ENG_SPACE_NOT_FOUND when the space does not exist.
+   */
+  subscribe(
+    id: string,
+    listener: SpaceEventListener,
+    options?: { afterLsn?: number; replayLimit?: number },
+  ): Promise<() => void>;
+  /** Subscribers across all spaces (for limits and metrics). */
+  subscriberCount(): number;
 }

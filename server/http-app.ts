@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Ajv } from 'ajv';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { EngramError, type Registry } from '../engine/index.ts';
+import { EngramError, type ServedEngine } from '../engine/index.ts';
 import { toHttpError } from './errors.ts';
 import { HTTP_DEFAULTS, HttpContext, type HttpSettings } from './http/context.ts';
 import { memoryRoutes } from './http/memory-routes.ts';
@@ -13,7 +13,7 @@ import { metricsRoutes } from './http/metrics.ts';
 import { consolidationRoutes } from './http/consolidation-routes.ts';
 
 export interface HttpAppOptions {
-  registry: Registry;
+  engine: ServedEngine;
   logger: FastifyBaseLogger | false;
   settings?: Partial<HttpSettings>;
 }
@@ -61,7 +61,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   app.setValidatorCompiler(({ schema, httpPart }) =>
     (httpPart === 'body' ? strict : coercing).compile(schema),
   );
-  const ctx = new HttpContext(options.registry, settings);
+  const ctx = new HttpContext(options.engine, settings);
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const engineError = error instanceof EngramError ? error : clientError(error);

@@ -2,14 +2,25 @@
 import { format } from 'node:util';
 import { setLogger as setGrpcLogger } from '@grpc/grpc-js';
 import pino, { type Logger as PinoLogger } from 'pino';
-import { Registry, type EngineOptions, type Logger, type RegistryDeps } from '../engine/index.ts';
+import {
+  Registry,
+  openPostgresEngine,
+  type EngineOptions,
+  type Logger,
+  type PostgresEngineOptions,
+  type RegistryDeps,
+  type ServedEngine,
+} from '../engine/index.ts';
 import { buildHttpApp } from './http-app.ts';
 import type { HttpSettings } from './http/context.ts';
 import { GrpcServer } from './grpc/grpc-server.ts';
 import type { GrpcSettings } from './grpc/grpc-settings.ts';
 
 export interface ServerOptions {
+  /** The embedded backend's options (data root, durability, capacities...). */
   engine: Partial<EngineOptions>;
+  /** When given, the server runs on PostgreSQL + pgvector instead of the embedded backend. */
+  postgres?: Partial<PostgresEngineOptions>;
   /** HTTP address. */
   host: string;
   /** HTTP port; 0 picks a free one. */
@@ -28,8 +39,8 @@ export interface ServerOptions {
   grpc?: Partial<GrpcSettings>;
   /** Embedders beyond the built-in "hash", by name (Registry.open deps). */
   embedders?: RegistryDeps['embedders'];
-  /** Runs once the registry is open, before either front end listens (e.g. to open spaces). */
-  beforeListen?: (registry: Registry) => Promise<void>;
+  /** Runs once the engine is open, before either front end listens (e.g. to open spaces). */
+  beforeListen?: (engine: ServedEngine) => Promise<void>;
 }
 
 /** The settings both front ends share, taken from the HTTP ones for gRPC. */
@@ -53,7 +64,7 @@ export const SERVER_DEFAULTS = Object.freeze({
 });
 
 export interface RunningServer {
-  registry: Registry;
+  engine: ServedEngine;
   /** HTTP base URL, e.g. http://127.0.0.1:7432 */
   url: string;
   /** gRPC target, host:port, e.g. 127.0.0.1:50051 (what a gRPC client dials). */
@@ -107,22 +118,25 @@ export async function startServer(
     info: (...args: unknown[]) => grpcJsLog.info({ detail: format(...args) }, 'grpc-js'),
     debug: (...args: unknown[]) => grpcJsLog.debug({ detail: format(...args) }, 'grpc-js'),
   });
-  const registry = await Registry.open(options.engine, {
+  const deps = {
     logger: logger as unknown as Logger,
     ...(options.embedders ? { embedders: options.embedders } : {}),
-  });
+  };
+  const engine: ServedEngine = options.postgres
+    ? await openPostgresEngine(options.postgres, deps)
+    : await Registry.open(options.engine, deps);
   const app = buildHttpApp({
-    registry,
+    engine,
     logger: logger.child({ component: 'http' }),
     ...(options.http ? { settings: options.http } : {}),
   });
   let url: string;
   let grpc: GrpcServer;
   try {
-    await options.beforeListen?.(registry);
+    await options.beforeListen?.(engine);
     url = await app.listen({ host: options.host, port: options.port });
     grpc = await GrpcServer.start({
-      registry,
+      engine,
       logger: logger.child({ component: 'grpc' }),
       host: options.grpcHost ?? options.host,
       port: options.grpcPort ?? SERVER_DEFAULTS.grpcPort,
@@ -130,7 +144,7 @@ export async function startServer(
     });
   } catch (error) {
     await app.close();
-    await registry.close();
+    await engine.close();
     throw error;
   }
   logger.info(
@@ -138,13 +152,14 @@ export async function startServer(
       url,
       grpcUrl: grpc.target,
       grpcPort: grpc.port,
-      dataRoot: registry.options.dataRoot,
-      spaces: registry.discovery.spaces,
+      backend: engine.backend,
+      location: engine.location,
+      spaces: engine.discovery.spaces,
     },
     'engram listening',
   );
   return {
-    registry,
+    engine,
     url,
     grpcUrl: grpc.target,
     grpcPort: grpc.port,
@@ -152,7 +167,7 @@ export async function startServer(
     async stop() {
       // Both front ends drain first (no call is cut while the engine still runs), then the engine.
       await Promise.all([app.close(), grpc.close()]);
-      await registry.close();
+      await engine.close();
     },
   };
 }

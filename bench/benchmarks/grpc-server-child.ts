@@ -43,7 +43,7 @@ async function engineServer(params: Params): Promise<number> {
     durability: params.durability ?? 'fsync',
   });
   await registry.createSpace(BENCH_SPACE, { dimension: BENCH_DIMENSION });
-  const server = await GrpcServer.start({ registry, host: '127.0.0.1', port: 0 });
+  const server = await GrpcServer.start({ engine: registry, host: '127.0.0.1', port: 0 });
   return server.port;
 }
 

@@ -163,7 +163,7 @@ async function engineServer(p: EngineParams): Promise<void> {
   if (stats.pendingApply !== 0)
     throw new Error(`space opened with a backlog of ${stats.pendingApply}`);
   const openMs = performance.now() - started;
-  const app = buildHttpApp({ registry, logger: false });
+  const app = buildHttpApp({ engine: registry, logger: false });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('no TCP address');

@@ -1,7 +1,8 @@
 /**
  * `engram config show`: the effective configuration, every key with its value and where the
  * value came from (default, file, env or flag), plus what client commands would use. Secrets
- * are never shown: the OpenAI key appears only as the name of its variable.
+ * are never shown: the OpenAI key appears only as the name of its variable, the password of
+ * the PostgreSQL URL as ***.
  */
 import { Command } from 'commander';
 import {
@@ -13,7 +14,7 @@ import {
   type Resolved,
 } from '../client-context.ts';
 import { addConfigFlags, flagOverrides } from '../config/config-flags.ts';
-import { CONFIG_KEYS, CONFIG_SCHEMA } from '../config/config-schema.ts';
+import { CONFIG_KEYS, CONFIG_SCHEMA, displayValue } from '../config/config-schema.ts';
 import { loadConfig, type ResolvedConfig } from '../config/load-config.ts';
 import { printJson, printLine } from '../output/print.ts';
 import { formatTable } from '../output/table.ts';
@@ -52,7 +53,7 @@ function runShow(opts: ClientFlags & { json?: boolean } & Record<string, unknown
         CONFIG_KEYS.map((key) => [
           key,
           {
-            value: config.values[key],
+            value: displayValue(key, config.values[key]),
             source: config.origins[key].source,
             env: CONFIG_SCHEMA[key].env,
             ...(config.origins[key].source === 'flag' ? { flag: config.origins[key].name } : {}),
@@ -69,7 +70,7 @@ function runShow(opts: ClientFlags & { json?: boolean } & Record<string, unknown
       [{ header: 'Key' }, { header: 'Value' }, { header: 'Source' }, { header: 'Env' }],
       CONFIG_KEYS.map((key) => [
         key,
-        showValue(config.values[key]),
+        showValue(displayValue(key, config.values[key])),
         config.origins[key].source,
         CONFIG_SCHEMA[key].env,
       ]),

@@ -5,7 +5,7 @@ import { openBootstrapSpaces, type OpenedSpace } from '../bootstrap-spaces.ts';
 import { addConfigFlags, flagOverrides } from '../config/config-flags.ts';
 import { embedderSetup } from '../config/embedders.ts';
 import { loadConfig } from '../config/load-config.ts';
-import { toEngineOptions, toHttpSettings } from '../config/server-options.ts';
+import { toEngineOptions, toHttpSettings, toPostgresOptions } from '../config/server-options.ts';
 import { EXIT } from '../exit-codes.ts';
 import { plural } from '../output/plural.ts';
 import { startProgress } from '../output/progress.ts';
@@ -39,6 +39,7 @@ async function runStart(opts: Record<string, unknown>): Promise<void> {
       `engram is already running on data root ${dataRoot} (pid ${running}); stop it with: engram stop --data-root ${dataRoot}`,
     );
   }
+  const postgres = toPostgresOptions(v);
   const embedders = embedderSetup(v, process.env);
   embedders.warnings.forEach(warn);
   const http = toHttpSettings(v);
@@ -49,6 +50,7 @@ async function runStart(opts: Record<string, unknown>): Promise<void> {
   const { startServer } = await import('../../server/main.ts');
   const server = await startServer({
     engine: toEngineOptions(v),
+    ...(postgres ? { postgres } : {}),
     host: v['server.host'],
     port: v['server.port'],
     ...(v['server.grpc_host'] === '' ? {} : { grpcHost: v['server.grpc_host'] }),
@@ -56,8 +58,8 @@ async function runStart(opts: Record<string, unknown>): Promise<void> {
     logLevel: v['server.log_level'],
     http,
     embedders: embedders.factories,
-    beforeListen: async (registry) => {
-      opened = await openBootstrapSpaces(registry, bootstrap, {
+    beforeListen: async (engine) => {
+      opened = await openBootstrapSpaces(engine, bootstrap, {
         embedder: http.defaultEmbedder ?? null,
         progress: startProgress('opening spaces', new Set(bootstrap).size),
       });
@@ -65,10 +67,10 @@ async function runStart(opts: Record<string, unknown>): Promise<void> {
   });
   writePidFile(dataRoot, process.pid);
 
-  const { discovery } = server.registry;
+  const { discovery } = server.engine;
   const lines = [
     `engram listening on ${server.url} (HTTP), ${server.grpcUrl} (gRPC)`,
-    `data root ${dataRoot}: ${plural(discovery.spaces, 'space')} found in ${discovery.ms} ms` +
+    `${server.engine.backend === 'lmdb' ? 'data root' : 'backend'} ${server.engine.location}: ${plural(discovery.spaces, 'space')} found in ${discovery.ms} ms` +
       (discovery.skipped.length === 0
         ? ''
         : `, ${discovery.skipped.length} other entries skipped (${discovery.skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')})`),

@@ -4,7 +4,12 @@
  * all follow it. Engine keys take their defaults from ENGINE_DEFAULTS and are range-checked by
  * the engine's own validator; server keys take theirs from HTTP_DEFAULTS and SERVER_DEFAULTS.
  */
-import { DEFAULT_DATA_ROOT, ENGINE_DEFAULTS, type EngineOptions } from '../../engine/index.ts';
+import {
+  DEFAULT_DATA_ROOT,
+  ENGINE_DEFAULTS,
+  POSTGRES_DEFAULTS,
+  type EngineOptions,
+} from '../../engine/index.ts';
 import { HTTP_DEFAULTS } from '../../server/http/context.ts';
 
 /**
@@ -24,6 +29,8 @@ interface CommonSpec {
   doc: string;
   /** The engine option this key sets; the engine validates its range. */
   engine?: keyof EngineOptions;
+  /** A URL that may carry a password: shown with the password masked. */
+  credentialUrl?: true;
 }
 
 export interface StringSpec extends CommonSpec {
@@ -161,7 +168,40 @@ export const CONFIG_SCHEMA = {
     default: 'lmdb',
     choices: ['lmdb', 'postgres'],
     env: 'ENGRAM_BACKEND',
-    doc: 'storage backend: "lmdb" (the only one built; "postgres" is not implemented yet)',
+    doc: 'storage backend: "lmdb" (embedded, under data_root) or "postgres" (PostgreSQL + pgvector at postgres_url)',
+  },
+  'persistence.postgres_url': {
+    type: 'string',
+    default: '',
+    env: 'ENGRAM_POSTGRES_URL',
+    credentialUrl: true,
+    doc: 'postgres:// connection string of the "postgres" backend (prefer the variable: it holds a password)',
+  },
+  'persistence.postgres_schema': {
+    type: 'string',
+    default: POSTGRES_DEFAULTS.schema,
+    env: 'ENGRAM_POSTGRES_SCHEMA',
+    doc: 'schema holding the tables of the "postgres" backend',
+  },
+  'persistence.postgres_role': {
+    type: 'string',
+    default: '',
+    env: 'ENGRAM_POSTGRES_ROLE',
+    doc: 'role taken with SET LOCAL ROLE in every transaction ("": the connecting role is the application role)',
+  },
+  'persistence.postgres_pool_max': {
+    type: 'integer',
+    default: POSTGRES_DEFAULTS.poolMax,
+    min: 1,
+    max: 1000,
+    env: 'ENGRAM_POSTGRES_POOL_MAX',
+    doc: 'connections in the "postgres" backend\'s pool',
+  },
+  'persistence.postgres_migrate': {
+    type: 'boolean',
+    default: POSTGRES_DEFAULTS.migrate,
+    env: 'ENGRAM_POSTGRES_MIGRATE',
+    doc: 'run pending schema migrations at start (otherwise `engram migrate` does)',
   },
   'persistence.data_root': {
     type: 'path',
@@ -401,6 +441,15 @@ export const CONFIG_KEYS = Object.keys(CONFIG_SCHEMA) as ConfigKey[];
 
 export function specOf(key: ConfigKey): KeySpec {
   return CONFIG_SCHEMA[key];
+}
+
+/** A value as it may be printed: the password of a credential URL is masked. */
+export function displayValue(key: ConfigKey, value: unknown): unknown {
+  if (!specOf(key).credentialUrl || typeof value !== 'string' || value === '') return value;
+  if (!URL.canParse(value)) return '(not a URL: hidden)';
+  const url = new URL(value);
+  if (url.password !== '') url.password = '***';
+  return url.toString();
 }
 
 /**

@@ -1,5 +1,5 @@
 /** The effective configuration -> the options of the engine and the server. */
-import type { EngineOptions } from '../../engine/index.ts';
+import type { EngineOptions, PostgresEngineOptions } from '../../engine/index.ts';
 import type { HttpSettings } from '../../server/http/context.ts';
 import { CONFIG_KEYS, specOf, type ConfigValues } from './config-schema.ts';
 
@@ -13,6 +13,41 @@ export function toEngineOptions(v: ConfigValues): Partial<EngineOptions> {
   // Bootstrap spaces are created and opened by `engram start` itself (with a progress bar), so
   // the engine is not asked to open any eagerly.
   return { ...(options as Partial<EngineOptions>), eagerSpaces: [] };
+}
+
+/** The limits both backends share, by the same option names (see postgres-options.ts). */
+const SHARED_LIMITS = [
+  'maxSpaces',
+  'maxContentBytes',
+  'maxMetadataBytes',
+  'maxMemoryIdChars',
+  'maxDimensions',
+  'maxK',
+  'maxListLimit',
+  'accessFlushMs',
+  'activationHalfLifeMs',
+  'hnswM',
+  'hnswEfConstruction',
+  'hnswEfSearch',
+] as const;
+
+/** The PostgreSQL engine's options, or undefined when the configured backend is the embedded one. */
+export function toPostgresOptions(v: ConfigValues): Partial<PostgresEngineOptions> | undefined {
+  if (v['persistence.backend'] !== 'postgres') return undefined;
+  // validateConfig has checked the URL when the configuration was loaded.
+  const url = v['persistence.postgres_url'];
+  const engine = toEngineOptions(v);
+  const options: Partial<PostgresEngineOptions> = {
+    url,
+    schema: v['persistence.postgres_schema'],
+    role: v['persistence.postgres_role'] === '' ? null : v['persistence.postgres_role'],
+    poolMax: v['persistence.postgres_pool_max'],
+    migrate: v['persistence.postgres_migrate'],
+  };
+  for (const key of SHARED_LIMITS) {
+    if (engine[key] !== undefined) (options as Record<string, unknown>)[key] = engine[key];
+  }
+  return options;
 }
 
 export function toHttpSettings(v: ConfigValues): Partial<HttpSettings> {

@@ -46,9 +46,18 @@ function checkEngine(config: ResolvedConfig): void {
 export function validateConfig(config: ResolvedConfig): void {
   const v = config.values;
   if (v['persistence.backend'] === 'postgres') {
-    throw usageError(
-      `${where(config, 'persistence.backend')}: the "postgres" backend is not implemented yet; use "lmdb"`,
-    );
+    const url = v['persistence.postgres_url'];
+    if (url === '') {
+      throw usageError(
+        `${where(config, 'persistence.backend')} is "postgres", but no connection string is set: set ENGRAM_POSTGRES_URL (or persistence.postgres_url)`,
+      );
+    }
+    if (!/^postgres(ql)?:\/\/./.test(url) || !URL.canParse(url)) {
+      // The value holds a password: name the key, never echo it.
+      throw usageError(
+        `${where(config, 'persistence.postgres_url')} must be a postgres:// or postgresql:// URL`,
+      );
+    }
   }
   checkSpaceId(config, 'memory_spaces.default_space', v['memory_spaces.default_space']);
   for (const id of v['memory_spaces.bootstrap_spaces']) {

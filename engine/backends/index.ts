@@ -1,6 +1,6 @@
 /**
- * Storage backends other than the embedded LMDB registry. engine/index.ts re-exports this file.
- * (Selecting a backend by configuration, `[persistence] backend`, is not wired yet.)
+ * Storage backends other than the embedded LMDB registry. engine/index.ts re-exports this file;
+ * `[persistence] backend = "postgres"` selects this one (cli/config/server-options.ts).
  */
 export {
   openPostgresEngine,

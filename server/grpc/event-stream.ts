@@ -1,6 +1,6 @@
 /**
  * Stream: the live events of exactly one space, the same events as the HTTP SSE stream
- * (registry.subscribe, so a subscriber only ever sees the space it named), optionally replaying
+ * (engine.subscribe, so a subscriber only ever sees the space it named), optionally replaying
  * the ones after `after_lsn` first. Response headers go out once the subscription is live, so a
  * client knows that every later write will reach it.
  *
@@ -69,7 +69,7 @@ export function eventStreamHandler(
         );
       }
       // Subscribing needs the space to exist; nothing is created for a stream.
-      if (!ctx.registry.has(spaceId)) {
+      if (!(await ctx.engine.hasSpace(spaceId))) {
         throw new EngramError('ENG_SPACE_NOT_FOUND', `No space "${spaceId}"`);
       }
     } catch (error) {
@@ -133,7 +133,7 @@ export function eventStreamHandler(
     );
 
     try {
-      const subscription = await ctx.registry.subscribe(
+      const subscription = await ctx.engine.subscribe(
         spaceId,
         deliver,
         request.after_lsn === undefined ? {} : { afterLsn: request.after_lsn },

@@ -6,7 +6,7 @@
  * is still open after shutdownGraceMs.
  */
 import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { SILENT_LOGGER, type Logger, type Registry } from '../../engine/index.ts';
+import { SILENT_LOGGER, type Logger, type ServedEngine } from '../../engine/index.ts';
 import { engramServiceDefinition } from '../../proto/engram/v1/engram-proto.ts';
 import { eventStreamHandler } from './event-stream.ts';
 import { GrpcContext } from './grpc-context.ts';
@@ -17,7 +17,7 @@ import { StreamGauge, type StreamGaugeSnapshot } from './stream-gauge.ts';
 import { streamingHandlers } from './streaming-handlers.ts';
 
 export interface GrpcServerOptions {
-  registry: Registry;
+  engine: ServedEngine;
   logger?: Logger;
   /** Address to listen on (an IPv6 address without brackets is fine). */
   host: string;
@@ -52,7 +52,7 @@ export class GrpcServer {
     const settings = validateGrpcSettings(options.settings);
     const logger = options.logger ?? SILENT_LOGGER;
     const grpc = new GrpcServer(settings, logger);
-    const ctx = new GrpcContext(options.registry, settings, logger);
+    const ctx = new GrpcContext(options.engine, settings, logger);
     const track = (stop: () => void): (() => void) => {
       grpc.streams.add(stop);
       return () => grpc.streams.delete(stop);

@@ -74,7 +74,7 @@ export async function recallMemories(
   const space = await ctx.forRead(spaceId);
   if (!space) {
     // A space that does not exist answers no memories and is not created; bad input still fails.
-    const { maxK } = ctx.registry.options;
+    const { maxK } = ctx.engine.options;
     const { k } = recallOptions;
     if (!Number.isInteger(k) || k < 1 || k > maxK) {
       throw new EngramError('ENG_QUERY_INVALID', `k must be an integer from 1 to ${maxK}`);

@@ -23,12 +23,12 @@ import { namedSpaceId, optionalSpaceId } from './space-resolution.ts';
 import { unaryCall } from './unary-call.ts';
 
 export function spaceHandlers(ctx: GrpcContext): UntypedServiceImplementation {
-  const { registry } = ctx;
+  const { engine } = ctx;
 
   /** A space's stats, or why it is quarantined (it then has none). */
   const inspect = async (id: SpaceId): Promise<{ stats: SpaceStats } | { reason: string }> => {
     try {
-      return { stats: await (await registry.space(id)).stats() };
+      return { stats: await (await engine.space(id)).stats() };
     } catch (error) {
       if (!(error instanceof EngramError) || error.code !== 'ENG_SPACE_QUARANTINED') throw error;
       const reason = error.details?.reason;
@@ -64,11 +64,11 @@ export function spaceHandlers(ctx: GrpcContext): UntypedServiceImplementation {
           request.embedder === undefined || request.embedder === ''
             ? ctx.settings.defaultEmbedder
             : request.embedder;
-        const { created } = await registry.createSpace(id, {
+        const { created } = await engine.createSpace(id, {
           ...(request.dimension === undefined ? {} : { dimension: request.dimension }),
           ...(embedder ? { embedder } : {}),
         });
-        const stats = await (await registry.space(id)).stats();
+        const stats = await (await engine.space(id)).stats();
         return { created, space: spaceStatsToWire(stats) };
       },
     ),
@@ -79,11 +79,11 @@ export function spaceHandlers(ctx: GrpcContext): UntypedServiceImplementation {
       async (call) => {
         const only = optionalSpaceId(call.metadata, call.request.memory_space_id);
         if (only === undefined) {
-          return { spaces: (await registry.listSpaces()).map(spaceSummaryToWire) };
+          return { spaces: (await engine.listSpaces()).map(spaceSummaryToWire) };
         }
         // Narrowed to one space: only that one is opened; one that does not exist lists nothing
         // (and is not created).
-        if (!registry.has(only)) return { spaces: [] };
+        if (!(await engine.hasSpace(only))) return { spaces: [] };
         const found = await inspect(only);
         const summary: SpaceSummary =
           'reason' in found
@@ -109,7 +109,7 @@ export function spaceHandlers(ctx: GrpcContext): UntypedServiceImplementation {
       'DeleteSpace',
       async (call) => {
         const id = namedSpaceId(call.metadata, call.request.memory_space_id);
-        if (!(await registry.deleteSpace(id))) {
+        if (!(await engine.deleteSpace(id))) {
           throw new EngramError('ENG_SPACE_NOT_FOUND', `No space "${id}"`);
         }
         return { memory_space_id: id, deleted: true };
@@ -120,7 +120,7 @@ export function spaceHandlers(ctx: GrpcContext): UntypedServiceImplementation {
       const only = optionalSpaceId(call.metadata, call.request.memory_space_id);
       const ids =
         only === undefined
-          ? (await registry.listSpaces({ counts: false })).map((summary) => summary.id)
+          ? (await engine.listSpaces({ counts: false })).map((summary) => summary.id)
           : [only];
       const spaces: SpaceHealth[] = [];
       for (const id of ids) spaces.push(await spaceHealth(id));

@@ -1,6 +1,11 @@
-/** What every HTTP route needs: the registry, the server's settings, and space lookup by request. */
+/** What every HTTP route needs: the engine, the server's settings, and space lookup by request. */
 import type { FastifyRequest } from 'fastify';
-import { EngramError, type Registry, type SpaceHandle, type SpaceId } from '../../engine/index.ts';
+import {
+  EngramError,
+  type ServedEngine,
+  type SpaceHandle,
+  type SpaceId,
+} from '../../engine/index.ts';
 import { resolveSpaceId } from './space-routing.ts';
 
 export interface HttpSettings {
@@ -35,7 +40,7 @@ export const HTTP_DEFAULTS: Readonly<HttpSettings> = Object.freeze({
 
 export class HttpContext {
   constructor(
-    readonly registry: Registry,
+    readonly engine: ServedEngine,
     readonly settings: Readonly<HttpSettings>,
   ) {}
 
@@ -46,19 +51,22 @@ export class HttpContext {
   /** The space a write goes to, created on first use when auto-creation is on. */
   async forWrite(request: FastifyRequest): Promise<SpaceHandle> {
     const id = this.spaceId(request);
-    if (!this.registry.has(id)) {
+    if (!(await this.engine.hasSpace(id))) {
       if (!this.settings.autoCreateSpaces) {
         throw new EngramError('ENG_SPACE_NOT_FOUND', `No space "${id}" (auto-creation is off)`);
       }
       const { defaultEmbedder } = this.settings;
-      await this.registry.createSpace(id, defaultEmbedder ? { embedder: defaultEmbedder } : {});
+      await this.engine.createSpace(id, defaultEmbedder ? { embedder: defaultEmbedder } : {});
     }
-    return this.registry.space(id);
+    return this.engine.space(id);
   }
 
   /** The space a read goes to, or undefined when it does not exist (reads never create). */
   async forRead(request: FastifyRequest): Promise<{ id: SpaceId; space: SpaceHandle | undefined }> {
     const id = this.spaceId(request);
-    return { id, space: this.registry.has(id) ? await this.registry.space(id) : undefined };
+    return {
+      id,
+      space: (await this.engine.hasSpace(id)) ? await this.engine.space(id) : undefined,
+    };
   }
 }

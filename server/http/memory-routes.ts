@@ -152,10 +152,10 @@ export function memoryRoutes(app: FastifyInstance, ctx: HttpContext): void {
     }
     if (!space) {
       // Reads of a space that does not exist answer empty and create nothing; bad input still fails.
-      if (!Number.isInteger(options.k) || options.k < 1 || options.k > ctx.registry.options.maxK) {
+      if (!Number.isInteger(options.k) || options.k < 1 || options.k > ctx.engine.options.maxK) {
         throw new EngramError(
           'ENG_QUERY_INVALID',
-          `k must be an integer from 1 to ${ctx.registry.options.maxK}`,
+          `k must be an integer from 1 to ${ctx.engine.options.maxK}`,
         );
       }
       return { memories: [], memory_space: spaceId };

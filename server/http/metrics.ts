@@ -70,7 +70,7 @@ export function metricsRoutes(app: FastifyInstance, ctx: HttpContext): void {
   });
 
   app.get('/metrics', async (_request, reply) => {
-    const summaries = await ctx.registry.listSpaces({ counts: false });
+    const summaries = await ctx.engine.listSpaces({ counts: false });
     spaces.reset();
     for (const state of ['open', 'closed', 'quarantined'] as const) {
       spaces.set({ state }, summaries.filter((s) => s.state === state).length);
@@ -78,7 +78,7 @@ export function metricsRoutes(app: FastifyInstance, ctx: HttpContext): void {
     const open = [];
     for (const summary of summaries.filter((s) => s.state === 'open')) {
       try {
-        open.push(await (await ctx.registry.space(summary.id)).stats());
+        open.push(await (await ctx.engine.space(summary.id)).stats());
       } catch {
         // closed or deleted since the listing: it is simply not open any more
       }
@@ -108,7 +108,7 @@ export function metricsRoutes(app: FastifyInstance, ctx: HttpContext): void {
         walBytes: rest.reduce((n, s) => n + s.walBytes, 0),
       });
     }
-    subscribers.set(ctx.registry.subscriberCount());
+    subscribers.set(ctx.engine.subscriberCount());
     return reply.type(metrics.contentType).send(await metrics.metrics());
   });
 }

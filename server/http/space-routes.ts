@@ -6,10 +6,10 @@ import * as schema from './schemas.ts';
 import { spaceStatsToWire, spaceSummaryToWire } from './wire.ts';
 
 export function spaceRoutes(app: FastifyInstance, ctx: HttpContext): void {
-  const { registry } = ctx;
+  const { engine } = ctx;
 
   app.get('/api/v1/spaces', async () => ({
-    spaces: (await registry.listSpaces()).map(spaceSummaryToWire),
+    spaces: (await engine.listSpaces()).map(spaceSummaryToWire),
   }));
 
   app.post(
@@ -32,24 +32,24 @@ export function spaceRoutes(app: FastifyInstance, ctx: HttpContext): void {
         ...(body.dedup_threshold === undefined ? {} : { dedupThreshold: body.dedup_threshold }),
       };
       const embedder = body.embedder ?? ctx.settings.defaultEmbedder;
-      const { id, created } = await registry.createSpace(body.id, {
+      const { id, created } = await engine.createSpace(body.id, {
         ...(body.dimension === undefined ? {} : { dimension: body.dimension }),
         ...(embedder ? { embedder } : {}),
         settings,
       });
-      const stats = await (await registry.space(id)).stats();
+      const stats = await (await engine.space(id)).stats();
       return reply.status(created ? 201 : 200).send({ created, ...spaceStatsToWire(stats) });
     },
   );
 
   app.get('/api/v1/spaces/:id', { schema: { params: schema.idParams } }, async (request) => {
     const id = parseSpaceId((request.params as { id: string }).id);
-    return spaceStatsToWire(await (await registry.space(id)).stats());
+    return spaceStatsToWire(await (await engine.space(id)).stats());
   });
 
   app.delete('/api/v1/spaces/:id', { schema: { params: schema.idParams } }, async (request) => {
     const id = parseSpaceId((request.params as { id: string }).id);
-    if (!(await registry.deleteSpace(id)))
+    if (!(await engine.deleteSpace(id)))
       throw new EngramError('ENG_SPACE_NOT_FOUND', `No space "${id}"`);
     return { id, deleted: true };
   });
@@ -57,7 +57,7 @@ export function spaceRoutes(app: FastifyInstance, ctx: HttpContext): void {
   app.get('/health', () => ({ status: 'ok' }));
 
   app.get('/health/ready', () => {
-    const { spaces, skipped } = registry.discovery;
+    const { spaces, skipped } = engine.discovery;
     return { status: 'ready', spaces, skipped: skipped.length };
   });
 
@@ -72,13 +72,13 @@ export function spaceRoutes(app: FastifyInstance, ctx: HttpContext): void {
       const only = (request.query as { space?: string }).space;
       const ids =
         only === undefined
-          ? (await registry.listSpaces({ counts: false })).map((s) => s.id)
+          ? (await engine.listSpaces({ counts: false })).map((s) => s.id)
           : [parseSpaceId(only)];
       const spaces = [];
       let degraded = false;
       for (const id of ids) {
         try {
-          const stats = await (await registry.space(id)).stats();
+          const stats = await (await engine.space(id)).stats();
           spaces.push({
             space: id,
             memories: stats.memories,

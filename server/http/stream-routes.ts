@@ -52,7 +52,7 @@ export function streamRoutes(app: FastifyInstance, ctx: HttpContext): void {
           );
         }
       }
-      if (!ctx.registry.has(spaceId)) {
+      if (!(await ctx.engine.hasSpace(spaceId))) {
         // Streaming a space that does not exist yet is allowed (it may be created by a write),
         // but subscribing needs it to exist: create nothing, answer 404.
         throw new EngramError('ENG_SPACE_NOT_FOUND', `No space "${spaceId}"`);
@@ -96,7 +96,7 @@ export function streamRoutes(app: FastifyInstance, ctx: HttpContext): void {
 
       let subscription: () => void;
       try {
-        subscription = await ctx.registry.subscribe(
+        subscription = await ctx.engine.subscribe(
           spaceId,
           (event) => send(frame(event)),
           afterLsn === undefined ? {} : { afterLsn },

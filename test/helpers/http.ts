@@ -1,12 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import { after } from 'node:test';
-import { Registry, type EngineOptions } from '../../engine/index.ts';
+import { Registry, type EngineOptions, type ServedEngine } from '../../engine/index.ts';
 import type { HttpSettings } from '../../server/http/context.ts';
 import { buildHttpApp } from '../../server/http-app.ts';
 import { tempDir } from './temp-dir.ts';
 
 export interface TestApi {
   app: FastifyInstance;
+  /** The engine behind the app, whichever backend it is. */
+  engine: ServedEngine;
+  /** The embedded backend's registry (testApi only). */
   registry: Registry;
   call(
     method: string,
@@ -21,14 +24,22 @@ export async function testApi(
   engine: Partial<EngineOptions> = {},
 ): Promise<TestApi> {
   const registry = await Registry.open({ dataRoot: await tempDir(), ...engine });
-  const app = buildHttpApp({ registry, logger: false, settings });
+  return { ...apiOver(registry, settings), registry };
+}
+
+/** A fastify app over `engine`; the app and the engine are closed after the test file. */
+export function apiOver(
+  engine: ServedEngine,
+  settings: Partial<HttpSettings> = {},
+): Omit<TestApi, 'registry'> {
+  const app = buildHttpApp({ engine, logger: false, settings });
   after(async () => {
     await app.close();
-    await registry.close();
+    await engine.close();
   });
   return {
     app,
-    registry,
+    engine,
     async call(method, url, options = {}) {
       const response = await app.inject({
         method: method as 'GET',

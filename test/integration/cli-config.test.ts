@@ -101,3 +101,20 @@ test('a misspelled ENGRAM_ variable is warned about, and the value it meant to s
   );
   assert.equal(JSON.parse(result.stdout).settings['persistence.data_root'].source, 'default');
 });
+
+test('config show masks the password of the PostgreSQL URL, in the table and in --json', async () => {
+  const env = {
+    ENGRAM_BACKEND: 'postgres',
+    ENGRAM_POSTGRES_URL: 'postgres://engram_app:hunter2@db.internal:5433/memories',
+  };
+  const table = await runCli(['config', 'show'], { env });
+  assert.equal(table.code, 0, table.stderr);
+  assert.doesNotMatch(table.stdout, /hunter2/);
+  assert.match(table.stdout, /postgres:\/\/engram_app:\*\*\*@db\.internal:5433\/memories/);
+  const shown = await runCliJson(['config', 'show'], { env });
+  assert.equal(
+    shown.settings['persistence.postgres_url'].value,
+    'postgres://engram_app:***@db.internal:5433/memories',
+  );
+  assert.doesNotMatch(JSON.stringify(shown), /hunter2/);
+});

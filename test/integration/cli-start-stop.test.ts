@@ -99,7 +99,7 @@ test('start writes its pid file, reports what it recovered and opened, and takes
   assert.equal((await second.exited).code, 0);
 });
 
-test('start refuses the postgres backend and a bad setting before touching the data root (exit 2)', async () => {
+test('start refuses a postgres backend without a URL and a bad setting before touching the data root (exit 2)', async () => {
   const dataRoot = join(await tempDir(), 'never-created');
   const postgres = await runCli(['start', '--data-root', dataRoot], {
     env: { ENGRAM_BACKEND: 'postgres' },
@@ -107,7 +107,7 @@ test('start refuses the postgres backend and a bad setting before touching the d
   assert.equal(postgres.code, 2);
   assert.match(
     postgres.stderr,
-    /persistence\.backend \(from ENGRAM_BACKEND\): the "postgres" backend is not implemented yet; use "lmdb"/,
+    /persistence\.backend \(from ENGRAM_BACKEND\) is "postgres", but no connection string is set/,
   );
   const badPort = await runCli(['start', '--data-root', dataRoot, '--port', '70000']);
   assert.equal(badPort.code, 2);

@@ -1,79 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { testApi } from '../helpers/http.ts';
+import { spaceMatrixTests } from '../helpers/http-space-matrix.ts';
 
 const A = { 'x-memory-space': 'tenant-a' };
-const B = { 'x-memory-space': 'tenant-b' };
 
-test('nothing written in space A is visible, changeable or deletable from space B on any route', async () => {
-  const api = await testApi();
-  const secret = 'tenant A secret: the launch code is 0000';
-  const stored = await api.call('POST', '/api/v1/memories/remember', {
-    headers: A,
-    body: { id: 'shared-id', content: secret, tags: ['secret'] },
-  });
-  assert.equal(stored.status, 201);
-  const other = await api.call('POST', '/api/v1/memories/remember', {
-    headers: A,
-    body: { id: 'a-2', content: 'another A memory' },
-  });
-  assert.equal(other.status, 201);
-  await api.call('POST', '/api/v1/memories/shared-id/associations', {
-    headers: A,
-    body: { target_id: 'a-2' },
-  });
-  await api.call('POST', '/api/v1/memories/remember', {
-    headers: B,
-    body: { id: 'b-only', content: 'tenant B note' },
-  });
-
-  const fromB = [
-    await api.call('GET', '/api/v1/memories/recall?query=launch%20code&k=50', { headers: B }),
-    await api.call('POST', '/api/v1/memories/recall', {
-      headers: B,
-      body: { query: 'launch code secret', k: 50, include_suppressed: true },
-    }),
-    await api.call('POST', '/api/v1/memories/recall', {
-      headers: B,
-      body: { query: 'launch', filters: { tags: ['secret'] } },
-    }),
-    await api.call('GET', '/api/v1/memories?limit=1000', { headers: B }),
-    await api.call('GET', '/api/v1/memories/shared-id', { headers: B }),
-    await api.call('GET', '/api/v1/memories/shared-id/associations', { headers: B }),
-    await api.call('PATCH', '/api/v1/memories/shared-id', {
-      headers: B,
-      body: { confidence: 0.1 },
-    }),
-    await api.call('DELETE', '/api/v1/memories/shared-id', { headers: B }),
-    await api.call('DELETE', '/api/v1/memories/shared-id?mode=suppress', { headers: B }),
-    await api.call('POST', '/api/v1/memories/shared-id/associations', {
-      headers: B,
-      body: { target_id: 'b-only' },
-    }),
-    await api.call('GET', '/api/v1/system/health?space=tenant-b'),
-    await api.call('GET', '/api/v1/spaces/tenant-b'),
-  ];
-  for (const response of fromB) {
-    const text = JSON.stringify(response.body);
-    assert.doesNotMatch(text, /launch code|another A memory|"a-2"/, text);
-  }
-  assert.deepEqual(
-    fromB[3]!.body.memories.map((m: { id: string }) => m.id),
-    ['b-only'],
-  );
-  for (const i of [4, 5, 6, 7, 8, 9])
-    assert.equal(fromB[i]!.status, 404, `request ${i} must be 404 from B`);
-  assert.equal(fromB[10]!.body.spaces.length, 1);
-  assert.equal(fromB[10]!.body.spaces[0].memories, 1);
-
-  // A is untouched by everything B tried.
-  const still = await api.call('GET', '/api/v1/memories/shared-id', { headers: A });
-  assert.equal(still.body.content, secret);
-  assert.equal(still.body.confidence, 0.7);
-  assert.equal(still.body.suppressed, false);
-  const links = await api.call('GET', '/api/v1/memories/shared-id/associations', { headers: A });
-  assert.deepEqual(links.body.associations, [{ target_id: 'a-2', weight: 1 }]);
-});
+// The cross-space matrix (run on both backends) is in test/helpers/http-space-matrix.ts.
+spaceMatrixTests('lmdb', testApi);
 
 test('remember answers 201 with the stored memory; get, patch and delete work and 404 when absent', async () => {
   const api = await testApi();

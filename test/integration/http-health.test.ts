@@ -12,7 +12,7 @@ test('liveness and readiness answer with what the registry discovered', async ()
   await seed.close();
 
   const registry = await Registry.open({ dataRoot });
-  const app = buildHttpApp({ registry, logger: false });
+  const app = buildHttpApp({ engine: registry, logger: false });
   try {
     const live = await app.inject({ method: 'GET', url: '/health' });
     assert.equal(live.statusCode, 200);

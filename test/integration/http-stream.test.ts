@@ -17,7 +17,7 @@ interface Sse {
 
 async function listen(settings: Partial<HttpSettings> = {}, engine: Partial<EngineOptions> = {}) {
   const registry = await Registry.open({ dataRoot: await tempDir(), ...engine });
-  const app = buildHttpApp({ registry, logger: false, settings });
+  const app = buildHttpApp({ engine: registry, logger: false, settings });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as AddressInfo).port;
   const stop = async () => {

@@ -16,7 +16,7 @@ test('request logs never contain memory content, queries or vectors', async () =
   });
   const logger = createRootLoggerTo('debug', sink);
   const registry = await Registry.open({ dataRoot: await tempDir() }, { logger });
-  const app = buildHttpApp({ registry, logger: logger.child({ component: 'http' }) });
+  const app = buildHttpApp({ engine: registry, logger: logger.child({ component: 'http' }) });
   try {
     const secret = 'my bank pin is 4921';
     await app.inject({

@@ -19,7 +19,11 @@ import {
   type ConfigKey,
 } from '../../cli/config/config-schema.ts';
 import { loadConfig } from '../../cli/config/load-config.ts';
-import { toEngineOptions, toHttpSettings } from '../../cli/config/server-options.ts';
+import {
+  toEngineOptions,
+  toHttpSettings,
+  toPostgresOptions,
+} from '../../cli/config/server-options.ts';
 import { embedderSetup } from '../../cli/config/embedders.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'engram-config-keys-'));
@@ -38,7 +42,15 @@ const EVERY_KEY: Record<ConfigKey, [toml: string, effective: unknown]> = {
   'server.max_stream_buffered_events': ['19', 19],
   'server.stream_heartbeat_ms': ['2000', 2000],
   'server.metrics_space_labels_max': ['21', 21],
-  'persistence.backend': ['"lmdb"', 'lmdb'],
+  'persistence.backend': ['"postgres"', 'postgres'],
+  'persistence.postgres_url': [
+    '"postgres://engram@db.internal/engram"',
+    'postgres://engram@db.internal/engram',
+  ],
+  'persistence.postgres_schema': ['"tenant_memories"', 'tenant_memories'],
+  'persistence.postgres_role': ['"engram_app"', 'engram_app'],
+  'persistence.postgres_pool_max': ['42', 42],
+  'persistence.postgres_migrate': ['true', true],
   'persistence.data_root': ['"~/engram-data"', join('/home/tester', 'engram-data')],
   'persistence.durability': ['"interval"', 'interval'],
   'persistence.sync_interval_ms': ['22', 22],
@@ -93,7 +105,6 @@ function tomlFor(entries: Record<string, [string, unknown]>): string {
 test('the every-key file covers every key of the schema, each with a non-default value', () => {
   assert.deepEqual(Object.keys(EVERY_KEY).sort(), [...CONFIG_KEYS].sort());
   for (const key of CONFIG_KEYS) {
-    if (key === 'persistence.backend') continue; // "lmdb" is the only value accepted today
     assert.notDeepEqual(EVERY_KEY[key][1], CONFIG_SCHEMA[key].default, key);
   }
 });
@@ -133,7 +144,32 @@ test('each value reaches the engine options, the HTTP settings and the embedders
   assert.equal(factories.hash!(undefined).dimension, 64);
   const openai = factories.openai!(undefined);
   assert.deepEqual([openai.name, openai.dimension], ['openai:nomic-embed-text', 768]);
-  // The rest (host, ports, log level, bootstrap spaces, backend) is read by `engram start`
+  assert.deepEqual(toPostgresOptions(v), {
+    url: 'postgres://engram@db.internal/engram',
+    schema: 'tenant_memories',
+    role: 'engram_app',
+    poolMax: 42,
+    migrate: true,
+    ...Object.fromEntries(
+      (
+        [
+          'maxSpaces',
+          'maxContentBytes',
+          'maxMetadataBytes',
+          'maxMemoryIdChars',
+          'maxDimensions',
+          'maxK',
+          'maxListLimit',
+          'accessFlushMs',
+          'activationHalfLifeMs',
+          'hnswM',
+          'hnswEfConstruction',
+          'hnswEfSearch',
+        ] as const
+      ).map((option) => [option, engine[option]]),
+    ),
+  });
+  // The rest (host, ports, log level, bootstrap spaces) is read by `engram start`
   // itself; test/integration/cli-start-stop.test.ts starts a server from a file.
 });
 

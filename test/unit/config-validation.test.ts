@@ -88,11 +88,19 @@ test('an API key in the file is refused: the file names the variable that holds 
   );
 });
 
-test('the postgres backend is refused as not implemented; anything else as not a backend', async () => {
+test('the postgres backend needs a postgres:// URL (never echoed); anything else is not a backend', async () => {
   assert.match(
     await refusal('[persistence]\nbackend = "postgres"\n'),
-    /persistence\.backend \(set in .*\): the "postgres" backend is not implemented yet; use "lmdb"/,
+    /persistence\.backend \(set in .*\) is "postgres", but no connection string is set: set ENGRAM_POSTGRES_URL/,
   );
+  const badUrl = await refusal(
+    '[persistence]\nbackend = "postgres"\npostgres_url = "mysql://u:hunter2@h/db"\n',
+  );
+  assert.match(
+    badUrl,
+    /persistence\.postgres_url \(set in .*\) must be a postgres:\/\/ or postgresql:\/\/ URL/,
+  );
+  assert.doesNotMatch(badUrl, /hunter2/);
   assert.match(
     await refusal('[persistence]\nbackend = "sqlite"\n'),
     /must be one of "lmdb", "postgres", got "sqlite"/,

@@ -18,7 +18,8 @@ import type {
   CreateSpaceOptions,
   SpaceHandle,
   SpaceSummary,
-  StorageEngine,
+  DiscoveryReport,
+  ServedEngine,
 } from '../../storage.ts';
 import { AccessCounter, type AccessDelta } from './access-counter.ts';
 import { EventFeed } from './event-feed.ts';
@@ -44,7 +45,9 @@ export interface PostgresEngineDeps {
   embedders?: Record<string, EmbedderFactory>;
 }
 
-export class PostgresEngine implements StorageEngine, PostgresEngineContext {
+export class PostgresEngine implements ServedEngine, PostgresEngineContext {
+  readonly backend = 'postgres' as const;
+  discovery: DiscoveryReport = { spaces: 0, skipped: [], ms: 0 };
   readonly schema: string;
   readonly access = new AccessCounter();
   readonly writes: WriteContext;
@@ -131,6 +134,13 @@ export class PostgresEngine implements StorageEngine, PostgresEngineContext {
         new EmbedderCatalog(deps.embedders),
         logger,
       );
+      const started = performance.now();
+      const spaces = await engine.listSpaces({ counts: false });
+      engine.discovery = {
+        spaces: spaces.length,
+        skipped: [],
+        ms: Math.round(performance.now() - started),
+      };
       logger.info(
         { schema: options.schema, role, vectors: vectors.storage, version: SCHEMA_VERSION },
         'postgres engine open',
@@ -139,6 +149,18 @@ export class PostgresEngine implements StorageEngine, PostgresEngineContext {
     } catch (error) {
       if (owned) await pool.end().catch(() => undefined);
       throw databaseError(`Cannot open the PostgreSQL engine on schema "${options.schema}"`, error);
+    }
+  }
+
+  /** Host, database and schema; never the user or password of the connection string. */
+  get location(): string {
+    const schema = `schema "${this.options.schema}"`;
+    if (this.options.url === undefined) return `postgres (caller's pool), ${schema}`;
+    try {
+      const url = new URL(this.options.url);
+      return `postgres://${url.host}${url.pathname}, ${schema}`;
+    } catch {
+      return `postgres, ${schema}`;
     }
   }
 
