@@ -953,6 +953,68 @@ export function runStorageConformance(name: string, factory: StorageEngineFactor
     }
   });
 
+  describe(`${name}: space settings`, () => {
+    test('auto-linking connects a new memory both ways to its most similar memories above the threshold', async () => {
+      await withEngine(async (engine) => {
+        await engine.createSpace('linked', {
+          settings: { autoLinkThreshold: 0.9, autoLinkMax: 2 },
+        });
+        const space = await engine.space('linked');
+        await space.remember({ id: 'a', content: 'a', vector: [1, 0, 0] });
+        await space.remember({ id: 'b', content: 'b', vector: [1, 0.1, 0] });
+        await space.remember({ id: 'c', content: 'c', vector: [1, 0.2, 0] });
+        await space.remember({ id: 'far', content: 'far', vector: [0, 0, 1] });
+        await space.remember({ id: 'new', content: 'new', vector: [1, 0.05, 0] });
+        const links = await space.associations('new');
+        assert.deepEqual(links.map((l) => l.to).sort(), ['a', 'b']);
+        for (const link of links) assert.ok(link.weight >= 0.9 && link.weight <= 1);
+        assert.ok(
+          (await space.associations('a')).some((l) => l.to === 'new'),
+          'linked back',
+        );
+        assert.deepEqual(await space.associations('far'), []);
+      });
+    });
+
+    test('dedup merges a near-identical new memory into the existing one, keeping the higher confidence', async () => {
+      await withEngine(async (engine) => {
+        await engine.createSpace('dedup', { settings: { dedupThreshold: 0.99 } });
+        const space = await engine.space('dedup');
+        const first = await space.remember({
+          content: 'the sky is blue',
+          vector: [0.2, 0.9, 0.1],
+          confidence: 0.5,
+        });
+        const again = await space.remember({
+          content: 'the sky is blue!',
+          vector: [0.2, 0.9, 0.1001],
+          confidence: 0.9,
+        });
+        assert.equal(again.id, first.id);
+        assert.equal(again.deduplicated, true);
+        assert.equal(again.confidence, 0.9);
+        const lower = await space.remember({
+          content: 'sky: blue',
+          vector: [0.2, 0.9, 0.1],
+          confidence: 0.1,
+        });
+        assert.equal(lower.id, first.id);
+        assert.equal((await space.get(first.id))?.confidence, 0.9);
+        assert.equal((await space.stats()).memories, 1);
+        // A client-chosen id, a different vector, or a constant vector is never merged.
+        await space.remember({
+          id: 'explicit',
+          content: 'the sky is blue',
+          vector: [0.2, 0.9, 0.1],
+        });
+        await space.remember({ content: 'grass is green', vector: [0.9, 0.1, 0.2] });
+        await space.remember({ content: 'constant one', vector: [1, 1, 1] });
+        await space.remember({ content: 'constant two', vector: [1, 1, 1] });
+        assert.equal((await space.stats()).memories, 5);
+      });
+    });
+  });
+
   describe(`${name}: isolation`, () => {
     for (const phase of PHASES) {
       test(`no call on one space sees or changes another space's memories, same ids included (${phase})`, async () => {

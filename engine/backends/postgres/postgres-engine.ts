@@ -247,12 +247,6 @@ export class PostgresEngine implements ServedEngine, PostgresEngineContext {
       embedder,
       settings,
     } = checkCreateSpace(rawId, options, this.options, this.embedders);
-    if (Object.keys(settings).length > 0) {
-      throw new EngramError(
-        'ENG_NOT_IMPLEMENTED',
-        'Space settings (auto-linking, dedup) are not implemented in the PostgreSQL backend yet',
-      );
-    }
     const S = this.schema;
     const created = await this.track(
       this.tx.scoped(
@@ -274,8 +268,8 @@ export class PostgresEngine implements ServedEngine, PostgresEngineContext {
           // From here on the transaction is the new space's own.
           await tx.query(`SELECT set_config('app.current_space', $1, true)`, [id]);
           await tx.query(
-            `INSERT INTO ${S}.spaces (space_id, dimension, embedder) VALUES ($1, $2, $3)`,
-            [id, fixed, embedder],
+            `INSERT INTO ${S}.spaces (space_id, dimension, embedder, settings) VALUES ($1, $2, $3, $4)`,
+            [id, fixed, embedder, JSON.stringify(settings)],
           );
           await tx.query(`SELECT ${S}.create_space_storage($1)`, [id]);
           if (fixed !== null) await this.createVectorIndex(tx, id, fixed);

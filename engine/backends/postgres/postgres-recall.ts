@@ -121,6 +121,38 @@ function best(candidates: Candidate[], k: number, threshold: number): ScoredId[]
   return out.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1)).slice(0, k);
 }
 
+/**
+ * The `limit` memories nearest to `vector` (by the HNSW index, or every memory when `exact`),
+ * with their cosine similarity, nearest first. `where` adds conditions over `m`.
+ */
+async function nearestRows(
+  tx: Tx,
+  ctx: RecallContext,
+  space: { id: SpaceId; row: SpaceRow },
+  vector: Float32Array,
+  options: { limit: number; exact: boolean; where?: (p: SqlParams) => string },
+): Promise<Array<{ id: string; confidence: number; similarity: number }>> {
+  const p = new SqlParams();
+  const s = p.add(space.id);
+  const q = p.add(ctx.vectors.format(vector));
+  const distance = ctx.vectors.distance('m.embedding', q, space.row.dimension!);
+  const settings = ctx.vectors.searchSettings(options.limit, ctx.efSearch, options.exact);
+  if (settings.length > 0) await tx.query(settings.join('; '));
+  const rows = await tx.query<{ id: string; confidence: number; similarity: number }>(
+    `SELECT m.id, m.confidence, 1 - ${distance} AS similarity FROM ${ctx.schema}.memories m
+     WHERE m.space_id = ${s} AND m.embedding IS NOT NULL${options.where?.(p) ?? ''}
+     ORDER BY ${distance} LIMIT ${p.add(options.limit)}`,
+    p.values,
+  );
+  if (options.exact && ctx.vectors.storage === 'pgvector')
+    await tx.query('SET LOCAL enable_indexscan TO DEFAULT; SET LOCAL enable_bitmapscan TO DEFAULT');
+  return rows;
+}
+
+function exactFor(ctx: RecallContext, row: SpaceRow): boolean {
+  return ctx.vectors.storage !== 'pgvector' || row.memories <= ctx.exactScanMaxMemories;
+}
+
 export async function similarityIds(
   tx: Tx,
   ctx: RecallContext,
@@ -129,26 +161,14 @@ export async function similarityIds(
   recall: { k: number; threshold: number; filter: FilterValues },
 ): Promise<ScoredId[]> {
   const { k, threshold } = recall;
-  const dimension = space.row.dimension!;
-  let exact = ctx.vectors.storage !== 'pgvector' || space.row.memories <= ctx.exactScanMaxMemories;
+  let exact = exactFor(ctx, space.row);
   let want = 2 * k;
   for (;;) {
-    const p = new SqlParams();
-    const s = p.add(space.id);
-    const q = p.add(ctx.vectors.format(vector));
-    const distance = ctx.vectors.distance('m.embedding', q, dimension);
-    const settings = ctx.vectors.searchSettings(want, ctx.efSearch, exact);
-    if (settings.length > 0) await tx.query(settings.join('; '));
-    const rows = await tx.query<{ id: string; confidence: number; similarity: number }>(
-      `SELECT m.id, m.confidence, 1 - ${distance} AS similarity FROM ${ctx.schema}.memories m
-       WHERE m.space_id = ${s} AND m.embedding IS NOT NULL${filterSql(p, recall.filter)}
-       ORDER BY ${distance} LIMIT ${p.add(want)}`,
-      p.values,
-    );
-    if (exact && ctx.vectors.storage === 'pgvector')
-      await tx.query(
-        'SET LOCAL enable_indexscan TO DEFAULT; SET LOCAL enable_bitmapscan TO DEFAULT',
-      );
+    const rows = await nearestRows(tx, ctx, space, vector, {
+      limit: want,
+      exact,
+      where: (p) => filterSql(p, recall.filter),
+    });
     const top = best(
       rows.map(({ id, confidence, similarity }) => ({
         id,
@@ -170,6 +190,26 @@ export async function similarityIds(
     }
     want *= 4;
   }
+}
+
+/**
+ * Up to `count` memories at cosine >= `threshold` to `vector`, nearest first, suppressed ones
+ * included: the candidates of dedup and auto-linking (space settings), as in the embedded backend.
+ */
+export async function nearestIds(
+  tx: Tx,
+  ctx: RecallContext,
+  space: { id: SpaceId; row: SpaceRow },
+  vector: Float32Array,
+  count: number,
+  threshold: number,
+): Promise<Array<{ id: string; confidence: number; similarity: number }>> {
+  if (space.row.dimension === null || space.row.memories === 0) return [];
+  const rows = await nearestRows(tx, ctx, space, vector, {
+    limit: count,
+    exact: exactFor(ctx, space.row),
+  });
+  return rows.filter((row) => row.similarity >= threshold);
 }
 
 interface LexicalRow {

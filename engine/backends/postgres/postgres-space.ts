@@ -13,7 +13,7 @@ import {
 import { checkRememberInput, embedText } from '../../remember-input.ts';
 import { checkListTier } from '../../recall-options.ts';
 import type { Embedder } from '../../embed/embedder.ts';
-import { EngramError } from '../../errors.ts';
+import { EngramError, isEngramError } from '../../errors.ts';
 import { checkForgetMode, validatePatch } from '../../memory-fields.ts';
 import {
   validateMemoryId,
@@ -28,6 +28,7 @@ import {
 import { checkRecallOptions } from '../../recall-options.ts';
 import type { SpaceId } from '../../space-id.ts';
 import { modeNeedsText } from '../../space-recall.ts';
+import { isConstant } from '../../space-settings.ts';
 import { checkSpreadOptions } from '../../spreading.ts';
 import type {
   CallOptions,
@@ -45,6 +46,7 @@ import {
   hybridIds,
   hydrate,
   lexicalIds,
+  nearestIds,
   similarityIds,
   type HydratedHit,
   type ScoredId,
@@ -130,11 +132,31 @@ export class PostgresSpaceHandle implements SpaceHandle {
           return undefined;
         }
         if (vector) await this.fixDimension(tx, row, vector.length);
+        const { duplicate, links } = await this.similarOnWrite(tx, row, vector, checked.idGiven);
+        if (duplicate) {
+          // Merged into the near-identical memory, which keeps the higher confidence.
+          if (record.confidence > duplicate.confidence) {
+            const patch = { confidence: record.confidence };
+            await patchMemory(tx, this.ctx.writes, this.id, duplicate.id, patch, {
+              lsn: row.lastLsn,
+              updatedAt: now,
+            });
+          } else tx.abandon();
+          return { deduplicated: duplicate.id };
+        }
         const full = { ...record, lsn: row.lastLsn };
         await putMemory(tx, this.ctx.writes, this.id, full, vector);
-        return full;
+        return { full, links };
       });
-      if (stored) return this.view(stored, NO_ACCESS);
+      if (stored && 'deduplicated' in stored) {
+        const merged = await this.get(stored.deduplicated);
+        if (merged) return { ...merged, deduplicated: true };
+        continue; // deleted in between: store this one after all
+      }
+      if (stored) {
+        await this.autoLink(id, stored.links);
+        return this.view(stored.full, NO_ACCESS);
+      }
       this.ctx.forgetEmbedder(this.id);
       if (attempt >= STALE_RETRIES)
         throw new EngramError('ENG_INTERNAL', `Space "${this.id}" keeps being replaced; retry`);
@@ -210,6 +232,66 @@ export class PostgresSpaceHandle implements SpaceHandle {
       for (const id of [from, to]) if (!found.has(id)) throw this.notFound(id);
       await linkMemories(tx, this.ctx.writes, this.id, { from, to, weight }, space.lastLsn);
     });
+  }
+
+  /**
+   * The space settings' work at write time (engine/space-settings.ts), inside the write's own
+   * transaction, which holds the space row's lock: the memory a new one would be merged into
+   * (dedup: no client id, a vector that is not constant), and the ones it would be linked to.
+   */
+  private async similarOnWrite(
+    tx: Tx,
+    row: SpaceRow,
+    vector: Float32Array | null,
+    idGiven: boolean,
+  ): Promise<{
+    duplicate?: { id: string; confidence: number };
+    links: Array<{ id: string; similarity: number }>;
+  }> {
+    const { settings } = row;
+    if (!vector) return { links: [] };
+    const space = { id: this.id, row };
+    if (!idGiven && settings.dedupThreshold !== undefined && !isConstant(vector)) {
+      const [duplicate] = await nearestIds(
+        tx,
+        this.ctx.recallContext,
+        space,
+        vector,
+        1,
+        settings.dedupThreshold,
+      );
+      if (duplicate) return { duplicate, links: [] };
+    }
+    if (settings.autoLinkThreshold === undefined) return { links: [] };
+    const links = await nearestIds(
+      tx,
+      this.ctx.recallContext,
+      space,
+      vector,
+      settings.autoLinkMax ?? 3,
+      settings.autoLinkThreshold,
+    );
+    return { links };
+  }
+
+  /**
+   * Links a new memory both ways (weight = cosine) to the memories found at write time, each
+   * link its own write (one event each). A crash in between leaves the memory without some of
+   * them, as in the embedded backend; a memory forgotten meanwhile is skipped.
+   */
+  private async autoLink(
+    id: string,
+    links: ReadonlyArray<{ id: string; similarity: number }>,
+  ): Promise<void> {
+    for (const link of links) {
+      if (link.id === id) continue;
+      try {
+        await this.associate(id, link.id, link.similarity);
+        await this.associate(link.id, id, link.similarity);
+      } catch (error) {
+        if (!isEngramError(error, 'ENG_MEMORY_NOT_FOUND')) throw error;
+      }
+    }
   }
 
   /** A write transaction; events older than the retention go every PRUNE_EVERY_LSNS writes. */

@@ -14,6 +14,7 @@ import type pg from 'pg';
 import { EngramError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import type { SpaceId } from '../../space-id.ts';
+import type { SpaceSettings } from '../../space-settings.ts';
 import { databaseError, isRetryable } from './postgres-errors.ts';
 
 /** The scope under which only the spaces catalogue (no tenant table) is readable. */
@@ -28,6 +29,8 @@ export interface SpaceRow {
   lastLsn: number;
   lexicalTokens: number;
   eventsPrunedThrough: number;
+  /** Auto-linking and dedup, fixed at creation (engine/space-settings.ts). */
+  settings: SpaceSettings;
 }
 
 export interface Tx {
@@ -45,7 +48,7 @@ interface Settings {
 
 const SPACE_COLUMNS = `space_key::float8 AS key, dimension, embedder, memories::float8 AS memories,
   last_lsn::float8 AS "lastLsn", lexical_tokens::float8 AS "lexicalTokens",
-  events_pruned_through::float8 AS "eventsPrunedThrough"`;
+  events_pruned_through::float8 AS "eventsPrunedThrough", settings`;
 
 export class SpaceTransactions {
   constructor(
