@@ -2,7 +2,12 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Ajv } from 'ajv';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+} from 'fastify';
 import { EngramError, type ServedEngine } from '../engine/index.ts';
 import { toHttpError } from './errors.ts';
 import { HTTP_DEFAULTS, HttpContext, type HttpSettings } from './http/context.ts';
@@ -47,11 +52,30 @@ function clientError(error: FastifyError): EngramError | undefined {
   }
 }
 
+const MAX_PATH_PARAM_CHARS = 3 * 4096;
+
 export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   const settings = Object.freeze({ ...HTTP_DEFAULTS, ...options.settings });
   const app = Fastify({
     ...(options.logger === false ? {} : { loggerInstance: options.logger }),
     bodyLimit: settings.bodyLimitBytes,
+    // Memory ids may be longer than fastify's default of 100 characters per path parameter
+    // (maxMemoryIdChars is at most 4096; percent-encoding may triple that): the engine's own
+    // validation answers ids that are too long, with its code.
+    routerOptions: { maxParamLength: MAX_PATH_PARAM_CHARS },
+    // Errors the router raises before any route runs (a malformed URL, a path parameter over
+    // the bound) get the same error shape as everything else, without echoing the URL.
+    frameworkErrors: (error, _request, reply) => {
+      const mapped = toHttpError(
+        new EngramError(
+          'ENG_REQUEST_INVALID',
+          error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+            ? `A path parameter is longer than ${MAX_PATH_PARAM_CHARS} characters`
+            : 'The request URL is malformed',
+        ),
+      );
+      void (reply as FastifyReply).status(mapped.status).send(mapped.body);
+    },
   }) as unknown as FastifyInstance;
   // Unknown fields are errors (ajv must not quietly strip them). Query strings and path
   // parameters arrive as text and are coerced ("5" -> 5); JSON bodies are not ({"content": 42}
