@@ -17,7 +17,12 @@ import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { engineWritesTask, rawWritesTask } from './benchmarks/durable-writes.ts';
 import { catchUpTask } from './benchmarks/index-catch-up.ts';
+import { ingestTask } from './benchmarks/ingest.ts';
+import { engineRamTask, rawRamTask } from './benchmarks/memory-footprint.ts';
+import { multiTenantTask } from './benchmarks/multi-tenant.ts';
 import { postgresVsLmdbTask } from './benchmarks/postgres-vs-lmdb.ts';
+import { prefillTask } from './prefill.ts';
+import { recallQualityTask } from './benchmarks/recall-quality.ts';
 import { replayOpenTask, replayPrepareTask } from './benchmarks/replay.ts';
 
 type Task = (params: never) => unknown;
@@ -29,6 +34,12 @@ const TASKS: Record<string, Task> = {
   'replay:open': replayOpenTask,
   'index-catch-up:run': catchUpTask,
   'postgres-vs-lmdb:run': postgresVsLmdbTask,
+  'recall-quality:run': recallQualityTask,
+  'multi-tenant:run': multiTenantTask,
+  prefill: prefillTask,
+  'memory-footprint:engine': engineRamTask,
+  'memory-footprint:raw': rawRamTask,
+  'ingest:run': ingestTask,
 };
 
 const [name, json] = process.argv.slice(2);

@@ -162,3 +162,107 @@ export function dot(a: Float32Array, b: Float32Array): number {
   for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
   return s;
 }
+
+// ---- text corpus with held-out queries and exact ground truth ---------------------------
+
+/** A stored memory of a corpus: its id is `m<index>`. */
+export interface CorpusMemory extends Item {
+  id: string;
+}
+
+/**
+ * A held-out query: a vector drawn after the stored ones (same clusters, never stored) and a
+ * text made of a planted term plus one common word. The planted term occurs in exactly the
+ * memories listed in `planted` and nowhere else, so those are the query's lexical ground truth.
+ */
+export interface CorpusQuery {
+  text: string;
+  vector: Float32Array;
+  plantedTerm: string;
+  planted: string[];
+}
+
+export interface Corpus {
+  memories: CorpusMemory[];
+  queries: CorpusQuery[];
+}
+
+export interface CorpusOptions {
+  seed: number;
+  memories: number;
+  queries: number;
+  dimension?: number;
+  /** Memories that carry each query's planted term (default 10). */
+  plantedPerQuery?: number;
+}
+
+/** The term planted for query `q`: a token no generated text contains otherwise. */
+export function plantedTerm(q: number): string {
+  return `kw${q}zz`;
+}
+
+/**
+ * Seeded memories (texts + clustered vectors) and held-out queries with planted terms. Query q's
+ * term is appended to `plantedPerQuery` distinct memories chosen by a separate seeded stream;
+ * a memory may carry the terms of several queries.
+ */
+export function generateCorpus(options: CorpusOptions): Corpus {
+  const per = options.plantedPerQuery ?? 10;
+  if (per > options.memories) throw new Error('plantedPerQuery exceeds the number of memories');
+  const generator = new EmbeddingGenerator({
+    seed: options.seed,
+    ...(options.dimension === undefined ? {} : { dimension: options.dimension }),
+  });
+  const memories: CorpusMemory[] = generator
+    .take(options.memories)
+    .map((item, i) => ({ ...item, id: `m${i}` }));
+  const held = generator.take(options.queries);
+  const pick = seededRandom(options.seed ^ 0x5bd1e995);
+  const queries = held.map((item, q): CorpusQuery => {
+    const term = plantedTerm(q);
+    const chosen = new Set<number>();
+    while (chosen.size < per) chosen.add(Math.floor(pick() * options.memories));
+    for (const i of chosen) {
+      const memory = memories[i]!;
+      memory.content = `${memory.content} ${term}`;
+    }
+    // One common word besides the term: with a topic word too, a memory holding both (and the
+    // word twice) can outscore a planted one by BM25 in a small corpus.
+    const common = WORDS[Math.floor(pick() * WORDS.length)]!;
+    return {
+      text: `${term} ${common}`,
+      vector: item.vector,
+      plantedTerm: term,
+      planted: [...chosen].sort((a, b) => a - b).map((i) => `m${i}`),
+    };
+  });
+  return { memories, queries };
+}
+
+/**
+ * Exact nearest neighbours by a full scan: the indexes of the `k` vectors with the highest
+ * cosine to `query` (all unit vectors), best first, ties broken by the lower index.
+ */
+export function exactTopK(
+  vectors: readonly Float32Array[],
+  query: Float32Array,
+  k: number,
+): Array<{ index: number; score: number }> {
+  const top: Array<{ index: number; score: number }> = [];
+  for (let i = 0; i < vectors.length; i++) {
+    const score = dot(vectors[i]!, query);
+    if (top.length === k && score <= top[k - 1]!.score) continue;
+    let at = top.length;
+    while (at > 0 && top[at - 1]!.score < score) at--;
+    top.splice(at, 0, { index: i, score });
+    if (top.length > k) top.pop();
+  }
+  return top;
+}
+
+/** Share of `truth` found in `found` (recall@k with k = truth.length). */
+export function recallAt(found: readonly string[], truth: readonly string[]): number {
+  if (truth.length === 0) return 1;
+  const set = new Set(found);
+  return truth.filter((id) => set.has(id)).length / truth.length;
+}

@@ -83,6 +83,8 @@ export interface BenchContext {
 export interface Benchmark {
   name: string;
   description: string;
+  /** Left out of a run that names no benchmark (too long for the default suite); run by name. */
+  optIn?: boolean;
   run(ctx: BenchContext): Promise<BenchOutput>;
 }
 
@@ -152,6 +154,16 @@ export async function makeTempDir(label: string): Promise<string> {
 export async function removeTempDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
   liveTempDirs.delete(dir);
+}
+
+/** Runs `fn` with a fresh temp directory, removed afterwards whatever happens. */
+export async function inTempDir<T>(label: string, fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await makeTempDir(label);
+  try {
+    return await fn(dir);
+  } finally {
+    await removeTempDir(dir);
+  }
 }
 
 export async function removeAllTempDirs(): Promise<void> {

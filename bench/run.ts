@@ -1,10 +1,11 @@
 /**
  * Storage benchmarks with same-run baselines.
  *
- *   npm run bench                          # every benchmark, default sizes (< ~10 min on 2 cores)
+ *   npm run bench                          # every default benchmark (~15-20 min on 2 busy cores)
  *   npm run bench -- durable-writes replay # some of them
  *   npm run bench -- --scale=4 --reps=7    # bigger (also ENGRAM_BENCH_SCALE / ENGRAM_BENCH_REPS)
  *   npm run bench -- --profile replay      # CPU profiles of the child processes, see profile-top.ts
+ *   npm run bench -- recall-quality-100k   # opt-in benchmarks run only when named
  *
  * Machines are shared and noisy, so every figure is a ratio to a baseline measured in the same
  * run, repeated, and quoted as a median. Each benchmark writes bench/results/<name>-<time>.json
@@ -17,9 +18,14 @@ import { durableWrites } from './benchmarks/durable-writes.ts';
 import { grpcThroughput } from './benchmarks/grpc-throughput.ts';
 import { httpThroughput } from './benchmarks/http-throughput.ts';
 import { indexCatchUp } from './benchmarks/index-catch-up.ts';
+import { ingest } from './benchmarks/ingest.ts';
+import { memoryFootprint } from './benchmarks/memory-footprint.ts';
+import { multiTenant } from './benchmarks/multi-tenant.ts';
 import { postgresVsLmdb } from './benchmarks/postgres-vs-lmdb.ts';
+import { recallQuality, recallQuality100k } from './benchmarks/recall-quality.ts';
 import { replay } from './benchmarks/replay.ts';
 import { startup10k } from './benchmarks/startup-10k.ts';
+import { tierFootprint } from './benchmarks/tier-footprint.ts';
 import {
   RESULTS_DIR,
   REPO_DIR,
@@ -43,6 +49,12 @@ const BENCHMARKS: readonly Benchmark[] = [
   grpcThroughput,
   httpThroughput,
   postgresVsLmdb,
+  recallQuality,
+  recallQuality100k,
+  multiTenant,
+  memoryFootprint,
+  tierFootprint,
+  ingest,
 ];
 
 interface ResultFile {
@@ -73,7 +85,7 @@ function usage(): string {
     'usage: npm run bench -- [name ...] [--scale=X] [--reps=N] [--profile] [--list]',
     '',
     'benchmarks:',
-    ...BENCHMARKS.map((b) => `  ${b.name.padEnd(16)} ${b.description}`),
+    ...BENCHMARKS.map((b) => `  ${b.name.padEnd(20)} ${b.description}`),
     '',
     '--scale=X   multiply data sizes and measurement windows (env ENGRAM_BENCH_SCALE, default 1)',
     '--reps=N    repetitions per benchmark (env ENGRAM_BENCH_REPS; default per benchmark)',
@@ -253,7 +265,7 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const selected = args.names.length
     ? BENCHMARKS.filter((b) => args.names.includes(b.name))
-    : BENCHMARKS;
+    : BENCHMARKS.filter((b) => !b.optIn);
   await mkdir(RESULTS_DIR, { recursive: true });
   const environment = describeEnvironment();
   const profileDir = args.profile ? join(RESULTS_DIR, 'profiles') : undefined;

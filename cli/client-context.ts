@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { EngramHttpClient } from '../client/http-client.ts';
+import { EngramTransferClient } from '../client/transfer-client.ts';
 import { isEngramError, parseSpaceId } from '../engine/index.ts';
 import { usageError } from './cli-error.ts';
 import { addConfigFlags } from './config/config-flags.ts';
@@ -12,6 +13,8 @@ import { loadConfig, type ResolvedConfig } from './config/load-config.ts';
 
 export const URL_ENV = 'ENGRAM_URL';
 export const SPACE_ENV = 'ENGRAM_MEMORY_SPACE';
+/** The API key client commands send (servers with [security] auth_mode = "api_key"). */
+export const API_KEY_ENV = 'ENGRAM_API_KEY';
 
 export interface ClientFlags {
   config?: string;
@@ -31,6 +34,8 @@ export interface ClientContext {
   /** Resolved when asked, so a command without a space is not failed by a bad ENGRAM_MEMORY_SPACE. */
   space(): Resolved<string>;
   client: EngramHttpClient;
+  /** For backups, exports and imports (streamed bodies), with the same URL and key. */
+  transfer: EngramTransferClient;
 }
 
 /** Adds --config and --url, and --space when the command works on one space. */
@@ -110,10 +115,12 @@ export function clientContext(
     ...(options.warn ? { warn: options.warn } : {}),
   });
   const url = resolveUrl(flags, config, env);
+  const key = env[API_KEY_ENV] ? { apiKey: env[API_KEY_ENV] } : {};
   return {
     config,
     url,
     space: () => resolveSpace(flags, config, env),
-    client: new EngramHttpClient({ baseUrl: url.value }),
+    client: new EngramHttpClient({ baseUrl: url.value, ...key }),
+    transfer: new EngramTransferClient({ baseUrl: url.value, ...key }),
   };
 }

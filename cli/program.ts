@@ -2,11 +2,16 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { configCommand } from './commands/config.ts';
+import { keysCommand } from './commands/keys.ts';
 import { forgetCommand, recallCommand, rememberCommand } from './commands/memory.ts';
 import { spaceCommand } from './commands/space.ts';
 import { startCommand } from './commands/start.ts';
 import { statusCommand } from './commands/status.ts';
 import { stopCommand } from './commands/stop.ts';
+import { backupCommand } from './commands/backup.ts';
+import { exportCommand, importCommand } from './commands/transfer.ts';
+import { verifyCommand } from './commands/verify.ts';
+import { migrateCommand } from './commands/migrate.ts';
 
 const { version } = JSON.parse(
   readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
@@ -26,6 +31,12 @@ export function buildProgram(): Command {
     recallCommand(),
     forgetCommand(),
     configCommand(),
+    backupCommand(),
+    exportCommand(),
+    importCommand(),
+    verifyCommand(),
+    migrateCommand(),
+    keysCommand(),
   ]) {
     program.addCommand(command);
   }

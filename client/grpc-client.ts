@@ -67,6 +67,8 @@ export interface GrpcClientOptions {
   timeoutMs?: number;
   /** grpc-js channel options (keepalive, message size, ...). */
   channelOptions?: ChannelOptions;
+  /** API key (engram_<id>_<secret>), sent as `authorization: Bearer <key>` on every call. */
+  apiKey?: string;
 }
 
 export interface CallOptions {
@@ -76,6 +78,8 @@ export interface CallOptions {
   timeoutMs?: number;
   /** Cancels the call (the server sees the cancellation as an aborted signal). */
   signal?: AbortSignal;
+  /** API key for this call (wins over the client's `apiKey`). */
+  apiKey?: string;
 }
 
 /** A call ended with a status other than OK. */
@@ -316,6 +320,8 @@ export class GrpcClient {
     const metadata = new Metadata();
     const space = options.space ?? this.options.space;
     if (space !== undefined) metadata.set(SPACE_METADATA_KEY, space);
+    const apiKey = options.apiKey ?? this.options.apiKey;
+    if (apiKey !== undefined) metadata.set('authorization', `Bearer ${apiKey}`);
     return metadata;
   }
 

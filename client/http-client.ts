@@ -12,6 +12,8 @@ export interface HttpClientOptions {
   baseUrl: string;
   /** Time limit of one request; default 30 s. */
   timeoutMs?: number;
+  /** API key (engram_<id>_<secret>), sent as `Authorization: Bearer <key>`. */
+  apiKey?: string;
 }
 
 /** The server answered with an error body `{ error: { code, message, details? } }`. */
@@ -160,6 +162,29 @@ interface RequestOptions {
   body?: unknown;
 }
 
+/** The error an answer that is not ok stands for: the server's own, or one naming the status. */
+export function httpError(
+  status: number,
+  body: unknown,
+  text: string,
+  what: string,
+): EngramHttpError {
+  const error = errorBody(body);
+  return error
+    ? new EngramHttpError(
+        status,
+        error.code,
+        error.message,
+        error.details as Record<string, unknown> | undefined,
+      )
+    : new EngramHttpError(
+        status,
+        `HTTP_${status}`,
+        `${what} answered HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ''}`,
+        undefined,
+      );
+}
+
 function errorBody(
   value: unknown,
 ): { code: string; message: string; details?: unknown } | undefined {
@@ -173,10 +198,12 @@ function errorBody(
 export class EngramHttpClient {
   readonly baseUrl: string;
   private readonly timeoutMs: number;
+  private readonly apiKey: string | undefined;
 
   constructor(options: HttpClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.apiKey = options.apiKey;
   }
 
   /** Liveness: GET /health. */
@@ -241,6 +268,7 @@ export class EngramHttpClient {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (options.space !== undefined) headers['x-memory-space'] = options.space;
     if (options.body !== undefined) headers['content-type'] = 'application/json';
+    if (this.apiKey !== undefined) headers.authorization = `Bearer ${this.apiKey}`;
     let response: Response;
     try {
       response = await fetch(url, {
@@ -264,22 +292,7 @@ export class EngramHttpClient {
     } catch {
       body = undefined;
     }
-    if (!response.ok) {
-      const error = errorBody(body);
-      throw error
-        ? new EngramHttpError(
-            response.status,
-            error.code,
-            error.message,
-            error.details as Record<string, unknown> | undefined,
-          )
-        : new EngramHttpError(
-            response.status,
-            `HTTP_${response.status}`,
-            `${method} ${path} answered HTTP ${response.status}${text ? `: ${text.slice(0, 200)}` : ''}`,
-            undefined,
-          );
-    }
+    if (!response.ok) throw httpError(response.status, body, text, `${method} ${path}`);
     if (body === undefined) {
       throw new EngramHttpError(
         response.status,

@@ -19,6 +19,8 @@ export interface AccessView {
 
 export class AccessStats {
   private pending = new Map<string, AccessRecord>();
+  /** Counts being written by flush(): still counted until the write lands (demotion reads them). */
+  private flushing = new Map<string, AccessRecord>();
 
   constructor(
     private readonly warm: WarmStore,
@@ -42,8 +44,9 @@ export class AccessStats {
     const mine = (a: AccessRecord | undefined) => (a?.since === record.storedAt ? a : undefined);
     const stored = mine(this.warm.getAccess(record.id));
     const pending = mine(this.pending.get(record.id));
-    const count = (stored?.count ?? 0) + (pending?.count ?? 0);
-    const last = Math.max(stored?.last ?? 0, pending?.last ?? 0);
+    const flushing = mine(this.flushing.get(record.id));
+    const count = (stored?.count ?? 0) + (pending?.count ?? 0) + (flushing?.count ?? 0);
+    const last = Math.max(stored?.last ?? 0, pending?.last ?? 0, flushing?.last ?? 0);
     return { accessCount: count, lastAccess: count === 0 ? null : last };
   }
 
@@ -65,9 +68,12 @@ export class AccessStats {
     if (this.pending.size === 0) return;
     const batch = this.pending;
     this.pending = new Map();
+    this.flushing = batch;
     try {
       await this.warm.addAccess(batch);
+      this.flushing = new Map();
     } catch (error) {
+      this.flushing = new Map();
       // Keep the counts for the next flush rather than losing them to a transient failure.
       for (const [id, delta] of batch) {
         const again = this.pending.get(id);

@@ -9,7 +9,8 @@ import { EngramError } from './errors.ts';
 
 const LOCK_FILE = 'engram.lock';
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid runs (EPERM: it runs, as another user). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -31,7 +32,7 @@ export class DataRootLock {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
       const owner = Number.parseInt(readFileSync(path, 'utf8'), 10);
-      if (Number.isInteger(owner) && alive(owner)) {
+      if (Number.isInteger(owner) && processAlive(owner)) {
         throw new EngramError(
           'ENG_DATA_ROOT_LOCKED',
           `Data root ${dataRoot} is in use by process ${owner}`,

@@ -110,6 +110,14 @@ export const ERROR_CATALOGUE = {
     category: 'data_loss',
     summary: 'The space’s LMDB environment or space.json could not be read.',
   },
+  ENG_COLD_CORRUPT: {
+    category: 'data_loss',
+    summary: 'A cold-tier segment record failed its checksum or could not be read.',
+  },
+  ENG_SPACE_FULL: {
+    category: 'resource_exhausted',
+    summary: 'The space’s warm and cold tiers are both at capacity.',
+  },
   ENG_ABORTED: {
     category: 'unavailable',
     summary: 'The caller aborted the call before it was queued.',
@@ -139,6 +147,70 @@ export const ERROR_CATALOGUE = {
     summary: 'The request body is larger than the server accepts (HTTP 413).',
   },
   ENG_ROUTE_NOT_FOUND: { category: 'not_found', summary: 'No such route.' },
+  ENG_APPLY_TIMEOUT: {
+    category: 'unavailable',
+    summary: 'The space did not apply its log far enough in time for a snapshot or a load.',
+  },
+  ENG_SPACE_EXISTS: {
+    category: 'already_exists',
+    summary: 'A restore would overwrite an existing space and was not forced.',
+  },
+  ENG_BACKUP_CORRUPT: {
+    category: 'data_loss',
+    summary: 'A backup file fails its checks (magic, version, frame checksum, count or digest).',
+  },
+  ENG_BACKUP_NOT_FOUND: { category: 'not_found', summary: 'No backup with this name.' },
+  ENG_BACKUP_NAME_INVALID: {
+    category: 'invalid_argument',
+    summary: 'A backup name does not match the fixed backup name pattern.',
+  },
+  ENG_MIGRATION_BLOCKED: {
+    category: 'failed_precondition',
+    summary: 'engram migrate cannot move a legacy layout: the target space already exists.',
+  },
+  ENG_AUTH_REQUIRED: {
+    category: 'unauthenticated',
+    summary: 'The request carries no Authorization: Bearer <key> (auth_mode = "api_key").',
+  },
+  ENG_AUTH_MALFORMED: {
+    category: 'unauthenticated',
+    summary: 'The Authorization value is not "Bearer engram_<id>_<secret>".',
+  },
+  ENG_AUTH_KEY_UNKNOWN: {
+    category: 'unauthenticated',
+    summary: 'No API key has this id, or the secret does not match it.',
+  },
+  ENG_AUTH_KEY_EXPIRED: { category: 'unauthenticated', summary: 'The API key has expired.' },
+  ENG_AUTH_KEY_REVOKED: { category: 'unauthenticated', summary: 'The API key was revoked.' },
+  ENG_AUTH_SPACE_DENIED: {
+    category: 'permission_denied',
+    summary: 'The API key may not use the space the request is routed to.',
+  },
+  ENG_AUTH_PERMISSION_DENIED: {
+    category: 'permission_denied',
+    summary: 'The API key lacks the permission (read, write, admin) this call needs.',
+  },
+  ENG_KEY_INVALID: {
+    category: 'invalid_argument',
+    summary: 'A new API key has a bad name, permission, space list or expiry.',
+  },
+  ENG_KEY_NOT_FOUND: { category: 'not_found', summary: 'No API key with this id.' },
+  ENG_KEY_STORE_CORRUPT: {
+    category: 'data_loss',
+    summary: 'The API key file cannot be read or parsed.',
+  },
+  ENG_KEY_STORE_BUSY: {
+    category: 'unavailable',
+    summary: 'Another process held the API key file lock for too long.',
+  },
+  ENG_INSECURE_LISTEN: {
+    category: 'failed_precondition',
+    summary: 'auth_mode = "none" on a non-loopback address without --insecure.',
+  },
+  ENG_RATE_LIMITED: {
+    category: 'resource_exhausted',
+    summary: 'Too many requests for this key and space; retry after the time given.',
+  },
   ENG_NOT_IMPLEMENTED: { category: 'unimplemented', summary: 'The feature is not built yet.' },
   ENG_INTERNAL: { category: 'internal', summary: 'An unexpected failure inside the engine.' },
 } as const satisfies Record<string, { category: ErrorCategory; summary: string }>;

@@ -71,6 +71,8 @@ export function eventOf(
         detail: { target_id: entry.to, weight: entry.weight },
       };
     case 'settings':
+    case 'demote': // tier moves change no memory: no event
+    case 'promote':
       return undefined;
   }
 }

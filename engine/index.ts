@@ -1,5 +1,6 @@
 /** The engine's public surface: server/ and cli/ import the engine only through this file. */
-export { Registry, type RegistryDeps } from './registry.ts';
+export { KEYS_DIR, Registry, type RegistryDeps } from './registry.ts';
+export { processAlive } from './data-root-lock.ts';
 export {
   ERROR_CATALOGUE,
   ERROR_CATEGORIES,
@@ -18,7 +19,12 @@ export {
   type EngineOptions,
 } from './options.ts';
 export { parseSpaceId, SPACE_ID_RULE, type SpaceId } from './space-id.ts';
-export { nodeFileSystem, type FileSystem, type WritableFile } from './file-system.ts';
+export {
+  nodeFileSystem,
+  writeFileAtomic,
+  type FileSystem,
+  type WritableFile,
+} from './file-system.ts';
 export type {
   Episode,
   ListPage,
@@ -50,5 +56,12 @@ export type { SpaceEvent, SpaceEventListener, SpaceEventType } from './events.ts
 export type { Embedder } from './embed/embedder.ts';
 export { HashEmbedder } from './embed/hash-embedder.ts';
 export { OpenAiEmbedder, type OpenAiEmbedderOptions } from './embed/openai-embedder.ts';
+export {
+  OnnxEmbedder,
+  ONNX_DEFAULTS,
+  ONNX_LIMITS,
+  type OnnxEmbedderOptions,
+} from './embed/onnx-embedder.ts';
 export type { EmbedderFactory } from './embed/embedder-catalog.ts';
 export * from './backends/index.ts';
+export * from './backup/index.ts';

@@ -10,8 +10,8 @@
  * latest change has not reached both the warm tier and the index, deletions included.
  */
 import { join } from 'node:path';
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { EngramError } from './errors.ts';
+import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
+import { EngramError, isEngramError } from './errors.ts';
 import type { FileSystem } from './file-system.ts';
 import type { Embedder } from './embed/embedder.ts';
 import type { EmbedderCatalog } from './embed/embedder-catalog.ts';
@@ -23,6 +23,7 @@ import {
   decodeEntry,
   encodeEntry,
   memoryIdOf,
+  memoryIdsOf,
   recordTypeOf,
   type LogEntry,
   type SequencedEntry,
@@ -73,7 +74,11 @@ import {
   type ScoredRecord,
 } from './space-recall.ts';
 import { hnswParams, recoverSpace } from './space-recovery.ts';
+import { readSnapshot, type SnapshotMemory, type SpaceSnapshot } from './space-snapshot.ts';
+import { checkSnapshotMemory, type LoadReport } from './space-load.ts';
 import { HnswIndex } from './vector/hnsw-index.ts';
+import { ColdTier } from './cold/cold-tier.ts';
+import { demotionBatch, pickDemotions } from './cold/demotion.ts';
 import type { DurableRecord, WalWriter } from './wal/wal-writer.ts';
 import type { IndexOp, WarmStore } from './warm/warm-store.ts';
 
@@ -92,6 +97,12 @@ export interface SpaceContext {
 const INDEX_CHUNK = 32;
 /** consolidation_rate is consolidations per second over this window. */
 const CONSOLIDATION_RATE_WINDOW_MS = 10 * 60 * 1000;
+/** A failed demotion (disk full, I/O error) is retried after this long, on the next write. */
+const DEMOTION_RETRY_MS = 1000;
+/** How long a snapshot or a load waits for the applier to reach an LSN before giving up. */
+const APPLY_WAIT_MS = 120_000;
+/** A load() waits for the applier when more records than this are waiting for it. */
+const LOAD_UNAPPLIED_MAX = 20_000;
 
 export interface ConsolidationReport {
   memoryId: string;
@@ -119,6 +130,11 @@ export class LocalSpace {
   private readonly accessTimer: NodeJS.Timeout;
   private citations: Citations | undefined;
   private readonly hot: HotTier;
+  /** Set by open() before anything reads. */
+  private cold!: ColdTier;
+  private demoting: Promise<void> | undefined;
+  /** After a failed demotion the next one waits for this timer (a full disk is not retried per write). */
+  private demotionRetry: NodeJS.Timeout | undefined;
   private consolidating: Promise<ConsolidationReport[]> | undefined;
   private readonly consolidationTimer: NodeJS.Timeout | undefined;
   private readonly consolidationRate = new RateMeter(CONSOLIDATION_RATE_WINDOW_MS);
@@ -175,13 +191,16 @@ export class LocalSpace {
       recovered.dimension,
     );
     try {
+      space.cold = await ColdTier.open(ctx.fs, join(ctx.dir, 'cold'), recovered.warm);
       for (const { lsn, entry } of recovered.tail) space.applyToMemtable(lsn, entry, Date.now());
       space.wal = await recovered.openWriter((records) => space.onDurable(records));
     } catch (error) {
+      await space.cold?.close();
       await recovered.warm.close();
       throw error;
     }
     space.scheduleApply();
+    space.scheduleDemotion();
     return space;
   }
 
@@ -211,6 +230,7 @@ export class LocalSpace {
       hasVector: vector !== null,
     };
     this.checkCall(options);
+    this.checkRoom(id);
     if (vector) this.fixDimension(vector.length);
     const settings = this.settings;
     if (
@@ -243,8 +263,33 @@ export class LocalSpace {
     threshold: number,
   ): Array<{ memory: MemoryRecord; score: number }> {
     const sources = { memtable: this.memtable, warm: this.warm, index: this.index };
-    return similarityHits(sources, vector, count, -1, () => true)
+    const accept = (): boolean => true;
+    const warm = similarityHits(sources, vector, count, -1, accept);
+    // Cold memories are duplicates and link targets too (a merge or link then promotes them).
+    const cold =
+      this.cold.count === 0
+        ? []
+        : this.cold.search(
+            {
+              mode: 'similarity',
+              vector,
+              text: undefined,
+              lexical: undefined,
+              isCold: (id) => this.isCold(id),
+            },
+            {
+              k: count,
+              mode: 'similarity',
+              threshold: -1,
+              includeSuppressed: true,
+              accept,
+              selective: false,
+            },
+          );
+    return [...warm, ...cold]
       .filter((hit) => hit.parts.similarity! >= threshold)
+      .sort((a, b) => b.parts.similarity! - a.parts.similarity!)
+      .slice(0, count)
       .map((hit) => ({ memory: hit.memory, score: hit.parts.similarity! }));
   }
 
@@ -308,7 +353,7 @@ export class LocalSpace {
   private citationIndex(): Citations {
     if (this.citations) return this.citations;
     const citations = new Citations();
-    for (const record of this.warm.allRecords()) {
+    for (const record of this.liveRecords()) {
       if (record.consolidation && !this.memtable.has(record.id))
         citations.set(record.id, record.consolidation.sources);
     }
@@ -410,6 +455,211 @@ export class LocalSpace {
     await this.append({ kind: 'association', from, to, weight });
   }
 
+  // ---- snapshot and load (backup, restore, export, import) ---------------------------------
+
+  /**
+   * Runs `fn` over a consistent snapshot (engine/space-snapshot.ts) that holds every write
+   * acknowledged before the call; writes go on meanwhile. The space stays open while `fn` runs.
+   */
+  async snapshot<T>(fn: (snapshot: SpaceSnapshot) => Promise<T>): Promise<T> {
+    this.checkCall({});
+    await this.waitApplied(this.wal.lastAssignedLsn);
+    await this.access.flush();
+    const cold = this.cold;
+    return readSnapshot(
+      { id: this.id, meta: this.meta, warm: this.warm, cold: (location) => cold.read(location) },
+      fn,
+    );
+  }
+
+  /**
+   * Stores memories as they are (ids, timestamps, suppression, citations), each validated by
+   * checkSnapshotMemory (engine/space-load.ts), through the log like any write, then their
+   * associations whose target exists, then their access statistics. Loading the same items
+   * twice gives the same state. Answers per item: one bad item fails alone.
+   */
+  async load(items: readonly SnapshotMemory[], options: CallOptions = {}): Promise<LoadReport> {
+    this.checkCall(options);
+    const errors: LoadReport['errors'] = items.map(() => undefined);
+    const valid: Array<{ position: number; item: SnapshotMemory }> = [];
+    items.forEach((raw, position) => {
+      try {
+        valid.push({ position, item: checkSnapshotMemory(raw, this.ctx.options) });
+      } catch (error) {
+        if (!isEngramError(error)) throw error;
+        errors[position] = error;
+      }
+    });
+    await this.embedMissing(valid, errors, options);
+    const writes: Array<Promise<number>> = [];
+    const stored: SnapshotMemory[] = [];
+    for (const { position, item } of valid) {
+      if (errors[position]) continue;
+      try {
+        this.checkRoom(item.record.id); // capacities hold for loads as for remember()
+        if (item.vector) this.fixDimension(item.vector.length);
+        const { lsn: _lsn, ...body } = item.record;
+        writes.push(this.append({ kind: 'put', record: body, vector: item.vector }));
+        stored.push(item);
+      } catch (error) {
+        if (!isEngramError(error)) throw error;
+        errors[position] = error;
+      }
+    }
+    let lastLsn = Math.max(0, ...(await Promise.all(writes)));
+    const links = stored.flatMap(({ record, associations }) =>
+      associations.map((link) => ({ from: record.id, ...link })),
+    );
+    const { unresolved, lsn } = await this.loadLinks(links);
+    lastLsn = Math.max(lastLsn, lsn);
+    const access = new Map(
+      stored.flatMap(({ record, access: a }) => (a ? [[record.id, a] as const] : [])),
+    );
+    // Access statistics live in the warm tier only, so their memories must be there first; a
+    // long load also waits when the applier falls behind, instead of filling its queue.
+    if (access.size > 0 || this.unapplied.length > LOAD_UNAPPLIED_MAX)
+      await this.waitApplied(lastLsn);
+    if (access.size > 0) await this.warm.setAccess(access);
+    return { errors, unresolved, lastLsn };
+  }
+
+  /**
+   * Memories loaded without a vector (an export without vectors) get one from the space's
+   * embedder, as remember() would give them, in one batch; a space without an embedder keeps
+   * them text-only. An embedder failure fails those items.
+   */
+  private async embedMissing(
+    valid: Array<{ position: number; item: SnapshotMemory }>,
+    errors: LoadReport['errors'],
+    options: CallOptions,
+  ): Promise<void> {
+    const missing = valid.filter(({ item }) => item.vector === null);
+    if (missing.length === 0 || this.embedder instanceof EngramError) return;
+    const embedder = this.embedder;
+    try {
+      const vectors = await embedder.embed(
+        missing.map(({ item }) => item.record.content),
+        options.signal ? { signal: options.signal } : {},
+      );
+      missing.forEach((entry, i) => {
+        const vector = validateVector(vectors[i], this.ctx.options);
+        entry.item = { ...entry.item, vector, record: { ...entry.item.record, hasVector: true } };
+      });
+    } catch (cause) {
+      const error = isEngramError(cause)
+        ? cause
+        : new EngramError(
+            'ENG_EMBEDDER_UNAVAILABLE',
+            `Embedder ${embedder.name} failed: ${(cause as Error).message}`,
+            { cause },
+          );
+      for (const { position } of missing) errors[position] = error;
+    }
+  }
+
+  /** Appends the associations whose two ends exist; returns the others. */
+  async loadLinks(
+    links: ReadonlyArray<{ from: string; to: string; weight: number }>,
+  ): Promise<{ unresolved: LoadReport['unresolved']; lsn: number }> {
+    const unresolved: LoadReport['unresolved'] = [];
+    const writes: Array<Promise<number>> = [];
+    for (const link of links) {
+      if (this.existsForWrite(link.from) && this.existsForWrite(link.to))
+        writes.push(this.append({ kind: 'association', ...link }));
+      else unresolved.push(link);
+    }
+    return { unresolved, lsn: Math.max(0, ...(await Promise.all(writes))) };
+  }
+
+  /** Resolves once the warm tier has applied `lsn` (bounded wait; fails if the log failed). */
+  private async waitApplied(lsn: number): Promise<void> {
+    const deadline = Date.now() + APPLY_WAIT_MS;
+    while (this.warm.appliedLsn() < lsn) {
+      if (this.closed || this.wal.failed || Date.now() > deadline) {
+        throw new EngramError(
+          'ENG_APPLY_TIMEOUT',
+          `Space "${this.id}" did not apply its log up to LSN ${lsn} (applied ${this.warm.appliedLsn()})${this.wal.failed ? `: ${this.wal.failed.message}` : ''}`,
+        );
+      }
+      await sleep(5);
+    }
+  }
+
+  // ---- tier moves (see engine/cold/) ---------------------------------------------------------
+
+  /** A new memory needs room in the warm tier, or in the cold tier to make room in the warm one. */
+  private checkRoom(id: string): void {
+    const { warmCapacity, coldCapacity } = this.ctx.options;
+    const warm = this.warm.count() + this.memtable.size;
+    const cold = this.cold.count;
+    if (warm < warmCapacity || cold < coldCapacity || this.existsForWrite(id)) return;
+    throw new EngramError(
+      'ENG_SPACE_FULL',
+      `Space "${this.id}" is full: ${warm} warm memories (warm_capacity ${warmCapacity}) and ${cold} cold (cold_capacity ${coldCapacity}); forget memories or raise a capacity`,
+      { details: { warm, cold, warmCapacity, coldCapacity } },
+    );
+  }
+
+  /** Starts the demotion job when the warm tier is past warm_capacity (one run at a time). */
+  private scheduleDemotion(): void {
+    if (this.demoting || this.closed || this.wal.failed) return;
+    if (this.demotionRetry) return;
+    if (this.warm.count() <= this.ctx.options.warmCapacity) return;
+    this.demoting = this.runDemotion()
+      .catch((error: unknown) => {
+        this.demotionRetry = setTimeout(() => {
+          this.demotionRetry = undefined;
+          this.scheduleDemotion();
+        }, DEMOTION_RETRY_MS);
+        this.demotionRetry.unref();
+        this.ctx.logger.warn(
+          { err: error, space: this.id },
+          'demotion to the cold tier failed; the memories stay warm, retrying in 1 s',
+        );
+      })
+      .finally(() => (this.demoting = undefined));
+  }
+
+  /**
+   * Demotes in bounded batches until the warm tier is under its low-water mark. Each batch:
+   * (1) the records are copied to a cold segment and fsynced; (2) a demote log record names
+   * their locations; (3) the applier moves them in one LMDB transaction and drops them from the
+   * vector index. A kill after (1) leaves unreferenced bytes (the memories stay warm); after
+   * (2) recovery replays the move. Memories with a change in flight are skipped, and a change
+   * logged after the copy turns the move of that memory into a no-op (its LSN differs).
+   */
+  private async runDemotion(): Promise<void> {
+    while (!this.closed && !this.wal.failed) {
+      const count = demotionBatch(
+        { warm: this.warm.count(), cold: this.cold.count },
+        this.ctx.options,
+      );
+      if (count === 0) return;
+      const now = Date.now();
+      const chosen = pickDemotions(this.warm.allRecords(), count, {
+        skip: (id) => this.memtable.has(id) || this.pendingIds.has(id),
+        activation: (record) => this.access.activation(record, this.access.get(record), now),
+        lastTouch: (record) => this.access.get(record).lastAccess ?? record.storedAt,
+      });
+      if (chosen.length === 0) return;
+      const locations = await this.cold.write(
+        chosen.map((record) => ({ record, vector: this.warm.getVector(record.id) ?? null })),
+      );
+      const items = chosen.map(({ id }, i) => ({ id, ...locations[i]! }));
+      const lsn = await this.append({ kind: 'demote', items });
+      while (this.warm.appliedLsn() < lsn && !this.closed && !this.wal.failed) await sleep(5);
+      this.ctx.logger.debug({ space: this.id, demoted: items.length }, 'demoted to the cold tier');
+    }
+  }
+
+  /** Recalled cold memories move back to the warm tier, in the background, through the log. */
+  private promoteRecalled(items: Array<{ id: string; lsn: number }>): void {
+    if (this.closed) return;
+    this.append({ kind: 'promote', items }).catch((error: unknown) => {
+      this.ctx.logger.warn({ err: error, space: this.id }, 'promoting recalled memories failed');
+    });
+  }
+
   private checkCall(options: CallOptions): void {
     if (this.closed) throw new EngramError('ENG_SPACE_CLOSED', `Space "${this.id}" is closed`);
     if (options.signal?.aborted)
@@ -462,6 +712,7 @@ export class LocalSpace {
       if (event) events.push(event);
     }
     this.scheduleApply();
+    this.scheduleDemotion(); // also while the applier never idles under a steady write load
     if (events.length > 0) this.ctx.events.publish(this.id, events);
   }
 
@@ -499,6 +750,7 @@ export class LocalSpace {
     this.unapplied.push({ lsn, entry, durableAt });
     const changed = memoryIdOf(entry);
     if (changed !== undefined) this.hot.invalidate(changed);
+    if (entry.kind === 'demote') for (const { id } of entry.items) this.hot.invalidate(id);
     switch (entry.kind) {
       case 'put':
         this.lexical?.set(entry.record.id, entry.record.content);
@@ -531,6 +783,8 @@ export class LocalSpace {
         this.dimension ??= entry.dimension;
         break;
       case 'association':
+      case 'demote': // tier moves change no content: reads follow the warm tier and the catalog
+      case 'promote':
         break;
     }
   }
@@ -539,12 +793,29 @@ export class LocalSpace {
 
   private currentRecord(id: string): MemoryRecord | undefined {
     const entry = this.memtable.get(id);
-    return entry ? entry.record : (this.hot.get(id) ?? this.warm.getRecord(id));
+    return entry
+      ? entry.record
+      : (this.hot.get(id) ?? this.warm.getRecord(id) ?? this.cold.getRecord(id));
   }
 
+  /** A cold memory's vector is the dequantized (lossy) one. */
   private currentVector(id: string): Float32Array | undefined {
     const entry = this.memtable.get(id);
-    return entry ? entry.vector : this.warm.getVector(id);
+    return entry ? entry.vector : (this.warm.getVector(id) ?? this.cold.getVector(id));
+  }
+
+  /** True when the memory's newest version is the one in the cold tier. */
+  private isCold(id: string): boolean {
+    return !this.memtable.has(id) && this.cold.has(id);
+  }
+
+  /** Every applied record, warm and cold, skipping ids the memtable holds a newer version of. */
+  private *liveRecords(): Generator<MemoryRecord> {
+    for (const record of this.warm.allRecords()) if (!this.memtable.has(record.id)) yield record;
+    for (const { id } of this.warm.coldCatalog()) {
+      const record = this.memtable.has(id) ? undefined : this.cold.getRecord(id);
+      if (record) yield record;
+    }
   }
 
   private existsForWrite(id: string): boolean {
@@ -606,7 +877,7 @@ export class LocalSpace {
     if ((mode === 'lexical' || mode === 'hybrid') && text === undefined) modeNeedsText(mode);
     this.checkCall(options);
     if (mode !== 'spreading') {
-      return this.finishRecall(await this.scoreRecall(mode, query, text, checked, options));
+      return this.finishRecall(await this.recallTiers(mode, query, text, checked, options));
     }
     // Seeds from the mode a plain recall of this query would use, then activation spreads.
     const spread = checkSpreadOptions(options.spread);
@@ -639,6 +910,8 @@ export class LocalSpace {
     text: string | undefined,
     checked: CheckedRecall,
     options: RecallOptions,
+    /** Receives the query vector, for a cold search after this one. */
+    used: { vector?: Float32Array } = {},
   ): Promise<ScoredRecord[]> {
     const { k, threshold, accept } = checked;
     const sources = { memtable: this.memtable, warm: this.warm, index: this.index };
@@ -648,6 +921,7 @@ export class LocalSpace {
       text === undefined
         ? validateVector(query, this.ctx.options)
         : await this.embed(text, options);
+    if (this.dimension !== undefined && vector.length === this.dimension) used.vector = vector;
     if (this.dimension === undefined) {
       return mode === 'hybrid'
         ? lexicalHits(sources, this.lexicalIndex(), text!, k, threshold, accept)
@@ -672,6 +946,32 @@ export class LocalSpace {
     return similarityHits(sources, vector, k, threshold, accept);
   }
 
+  /**
+   * Recall over hot + warm, then over the cold tier too when the caller asks (includeCold) or
+   * when fewer than k warmer hits passed the threshold. Cold hits compete on the same scores.
+   */
+  private async recallTiers(
+    mode: RecallMode,
+    query: string | Float32Array | readonly number[],
+    text: string | undefined,
+    checked: CheckedRecall,
+    options: RecallOptions,
+  ): Promise<ScoredRecord[]> {
+    const used: { vector?: Float32Array } = {};
+    const warm = await this.scoreRecall(mode, query, text, checked, options, used);
+    if (this.cold.count === 0 || (options.includeCold !== true && warm.length >= checked.k))
+      return warm;
+    const lexical = text !== undefined && mode !== 'similarity' ? this.lexicalIndex() : undefined;
+    const cold = this.cold.search(
+      { mode, vector: used.vector, text, lexical, isCold: (id) => this.isCold(id) },
+      checked,
+    );
+    const seen = new Set(warm.map((hit) => hit.memory.id));
+    return [...warm, ...cold.filter((hit) => !seen.has(hit.memory.id))]
+      .sort((a, b) => b.score - a.score || (a.memory.id < b.memory.id ? -1 : 1))
+      .slice(0, checked.k);
+  }
+
   /** Attaches access statistics and activation, then counts this recall as an access. */
   private finishRecall(scored: ScoredRecord[]): RecallHit[] {
     const now = Date.now();
@@ -682,7 +982,7 @@ export class LocalSpace {
         memory: view,
         score,
         parts: { ...parts, confidence: memory.confidence, activation },
-        tier: this.hot.has(memory.id) ? 'hot' : 'warm',
+        tier: this.hot.has(memory.id) ? 'hot' : this.isCold(memory.id) ? 'cold' : 'warm',
         ...(path ? { path } : {}),
       };
     });
@@ -696,6 +996,9 @@ export class LocalSpace {
       hits.map((hit) => hit.memory),
       now,
     );
+    const cold = hits.filter((hit) => hit.tier === 'cold' || this.isCold(hit.memory.id));
+    if (cold.length > 0)
+      this.promoteRecalled(cold.map(({ memory }) => ({ id: memory.id, lsn: memory.lsn })));
     return hits;
   }
 
@@ -707,7 +1010,7 @@ export class LocalSpace {
   private lexicalIndex(): LexicalIndex {
     if (this.lexical) return this.lexical;
     const lexical = new LexicalIndex();
-    for (const record of this.warm.allRecords()) {
+    for (const record of this.liveRecords()) {
       if (!this.memtable.has(record.id)) lexical.set(record.id, record.content);
     }
     for (const [id, entry] of this.memtable.entriesView())
@@ -725,14 +1028,25 @@ export class LocalSpace {
       );
     }
     checkListTier(options.tier);
-    if (options.tier === 'hot') return this.listHot(after, limit);
+    const { tier } = options;
+    if (tier === 'hot') return this.listHot(after, limit);
     if (after !== undefined && typeof after !== 'string')
       throw new EngramError('ENG_QUERY_INVALID', 'cursor must be a string');
     const page = new Map<string, MemoryRecord>();
-    for (const record of this.warm.range(after, limit + this.memtable.shadowCount + 1)) {
-      if (!this.memtable.has(record.id)) page.set(record.id, record);
+    // Over-fetch by every memtable entry: each may hide one applied record of either tier.
+    const fetch = limit + this.memtable.size + 1;
+    if (tier !== 'cold') {
+      for (const record of this.warm.range(after, fetch))
+        if (!this.memtable.has(record.id)) page.set(record.id, record);
     }
-    for (const [id, entry] of this.memtable.entriesView()) {
+    if (tier !== 'warm') {
+      for (const id of this.warm.coldRange(after, fetch)) {
+        const record = this.memtable.has(id) ? undefined : this.cold.getRecord(id);
+        if (record) page.set(id, record);
+      }
+    }
+    // A pending change of a cold memory makes it warm once applied.
+    for (const [id, entry] of tier === 'cold' ? [] : this.memtable.entriesView()) {
       if (entry.record && (after === undefined || id > after)) page.set(id, entry.record);
     }
     const ids = [...page.keys()].sort();
@@ -757,12 +1071,18 @@ export class LocalSpace {
   }
 
   stats(): SpaceStats {
-    let memories = this.warm.count();
+    const coldCount = this.cold.count;
+    let memories = this.warm.count() + coldCount;
+    let coldChanging = 0;
     for (const [id, entry] of this.memtable.entriesView()) {
       // The warm tier may hold an older version, or (between its commit and settle()) this one.
-      const inWarm = this.warm.getRecord(id) !== undefined;
-      memories += (entry.record ? 1 : 0) - (inWarm ? 1 : 0);
+      const inCold = this.cold.has(id);
+      const applied = inCold || this.warm.getRecord(id) !== undefined;
+      memories += (entry.record ? 1 : 0) - (applied ? 1 : 0);
+      if (inCold) coldChanging += 1; // updated (warm once applied) or deleted
     }
+    const coldMemories = coldCount - coldChanging;
+    const { warmCapacity, coldCapacity } = this.ctx.options;
     const segments = this.wal.segmentList();
     const oldest = this.unapplied[0];
     return {
@@ -780,7 +1100,17 @@ export class LocalSpace {
       embedder: this.meta.embedder,
       hotMemories: this.hot.size,
       hotCapacity: this.hot.capacity,
-      pressure: this.hot.pressure,
+      warmMemories: memories - coldMemories,
+      warmCapacity,
+      coldMemories,
+      coldCapacity,
+      coldBytes: this.cold.bytes,
+      // The fullest tier's occupancy: what decides when memories move or writes are refused.
+      pressure: Math.max(
+        this.hot.pressure,
+        (memories - coldMemories) / warmCapacity,
+        coldCapacity === 0 ? 0 : coldMemories / coldCapacity,
+      ),
       applyLagMs: oldest ? Date.now() - oldest.durableAt : 0,
       walSegments: segments.length,
       walBytes: segments.reduce((n, s) => n + s.bytes, 0),
@@ -799,6 +1129,7 @@ export class LocalSpace {
     this.applier = this.runApplier().finally(() => {
       this.applier = undefined;
       if (!this.applyError && !this.closed) this.scheduleApply();
+      this.scheduleDemotion();
     });
   }
 
@@ -806,10 +1137,10 @@ export class LocalSpace {
     try {
       while (this.unapplied.length > 0) {
         const batch = this.unapplied.slice(0, this.ctx.options.applyBatchRecords);
-        const ops = await this.warm.apply(batch);
+        const ops = await this.warm.apply(batch, this.cold);
         for (const [position, { lsn, entry }] of batch.entries()) {
-          const op = ops[position];
-          if (op) this.applyToIndex(op);
+          for (const op of ops[position] ?? []) this.applyToIndex(op);
+          this.cold.sync(memoryIdsOf(entry));
           const id = memoryIdOf(entry);
           if (id !== undefined) this.memtable.settle(id, lsn);
           if (entry.kind === 'settings' && this.meta.dimension === null)
@@ -877,9 +1208,11 @@ export class LocalSpace {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     clearInterval(this.accessTimer);
+    clearTimeout(this.demotionRetry);
     if (this.consolidationTimer) clearInterval(this.consolidationTimer);
     try {
       await this.consolidating?.catch(() => undefined);
+      await this.demoting;
       await this.wal.close();
       while (this.applier) await this.applier;
       if (this.unapplied.length > 0) await this.runApplier();
@@ -899,6 +1232,7 @@ export class LocalSpace {
       );
     } finally {
       if (this.retryTimer) clearTimeout(this.retryTimer);
+      await this.cold.close();
       await this.warm.close();
     }
   }

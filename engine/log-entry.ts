@@ -12,7 +12,23 @@ export type LogEntry =
   | { kind: 'update'; id: string; patch: MemoryPatch; updatedAt: number }
   | { kind: 'delete'; id: string }
   | { kind: 'association'; from: string; to: string; weight: number }
-  | { kind: 'settings'; dimension: number };
+  | { kind: 'settings'; dimension: number }
+  /** Memories moved to the cold tier: their records are already fsynced in a cold segment. */
+  | { kind: 'demote'; items: DemoteItem[] }
+  /** Cold memories moved back to the warm tier (recalled). */
+  | { kind: 'promote'; items: Array<{ id: string; lsn: number }> };
+
+/**
+ * One demoted memory: the version (record LSN) that was copied to the cold segment, and where.
+ * Applying it is a no-op when the memory has changed or gone since (its LSN differs).
+ */
+export interface DemoteItem {
+  id: string;
+  lsn: number;
+  segment: number;
+  offset: number;
+  length: number;
+}
 
 export interface SequencedEntry {
   lsn: number;
@@ -25,6 +41,8 @@ const TYPE_OF_KIND: Record<LogEntry['kind'], RecordTypeCode> = {
   delete: RECORD_TYPES.memoryDelete,
   association: RECORD_TYPES.association,
   settings: RECORD_TYPES.spaceSettings,
+  demote: RECORD_TYPES.tierDemote,
+  promote: RECORD_TYPES.tierPromote,
 };
 
 export function recordTypeOf(entry: LogEntry): RecordTypeCode {
@@ -54,10 +72,21 @@ export function decodeEntry(type: RecordTypeCode, payload: Buffer): LogEntry {
       'put vector must be a Float32Array',
     );
   }
+  if (entry.kind === 'demote' || entry.kind === 'promote') {
+    assert.ok(Array.isArray(entry.items), `${entry.kind} items must be a list`);
+    for (const item of entry.items) assert.equal(typeof item.id, 'string');
+  }
   return entry;
 }
 
-/** The memory id an entry changes, if any. */
+/** Every memory id an entry touches (a tier move touches several). */
+export function memoryIdsOf(entry: LogEntry): string[] {
+  if (entry.kind === 'demote' || entry.kind === 'promote') return entry.items.map((i) => i.id);
+  const id = memoryIdOf(entry);
+  return id === undefined ? [] : [id];
+}
+
+/** The memory id whose content an entry changes, if any (tier moves change no content). */
 export function memoryIdOf(entry: LogEntry): string | undefined {
   switch (entry.kind) {
     case 'put':

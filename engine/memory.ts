@@ -87,8 +87,11 @@ export interface RecallHit {
   score: number;
   /** What the score was made of, plus the memory's activation at recall time. */
   parts: { similarity?: number; lexical?: number; confidence: number; activation: number };
-  /** Where the memory was when recalled: hot (in-memory cache) or warm (LMDB or its log tail). */
-  tier: 'hot' | 'warm';
+  /**
+   * Where the memory was when recalled: hot (in-memory cache), warm (LMDB or its log tail) or
+   * cold (it is then promoted back to warm).
+   */
+  tier: 'hot' | 'warm' | 'cold';
   /** spreading mode: the memory ids from the seed hit to this one (just the seed for a seed). */
   path?: string[];
 }

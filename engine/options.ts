@@ -43,6 +43,13 @@ export interface EngineOptions {
   activationHalfLifeMs: number;
   /** Memories the hot tier (the in-memory copy of recently recalled memories) holds per space. */
   hotCapacity: number;
+  /**
+   * Live memories the warm tier (LMDB + vector index) holds per space; past it a background job
+   * demotes the lowest-activation ones to the cold tier, down to 90%.
+   */
+  warmCapacity: number;
+  /** Memories the cold tier holds per space; when warm and cold are both full, new memories are refused (ENG_SPACE_FULL). */
+  coldCapacity: number;
   /** Consolidation runs this often in every open space (0: only on demand). */
   consolidationIntervalMs: number;
   hnswM: number;
@@ -74,6 +81,8 @@ export const ENGINE_DEFAULTS: Readonly<Omit<EngineOptions, 'dataRoot'>> = Object
   accessFlushMs: 5000,
   activationHalfLifeMs: 7 * 24 * 3600 * 1000,
   hotCapacity: 10_000,
+  warmCapacity: 1_000_000,
+  coldCapacity: 10_000_000,
   consolidationIntervalMs: 10 * 60 * 1000,
   hnswM: 16,
   hnswEfConstruction: 200,
@@ -100,6 +109,8 @@ const INTEGER_RANGES: Record<string, readonly [number, number]> = {
   accessFlushMs: [10, 3_600_000],
   activationHalfLifeMs: [1000, 100 * 365 * 24 * 3600 * 1000],
   hotCapacity: [1, 10_000_000],
+  warmCapacity: [1, 100_000_000],
+  coldCapacity: [0, 1_000_000_000],
   consolidationIntervalMs: [0, 7 * 24 * 3600 * 1000],
   hnswM: [2, 128],
   hnswEfConstruction: [1, 10_000],

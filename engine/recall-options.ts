@@ -103,10 +103,10 @@ function matches(record: MemoryRecord, filter: CheckedFilter | undefined): boole
 }
 
 export function checkListTier(tier: unknown): void {
-  if (tier !== undefined && tier !== 'hot' && tier !== 'warm') {
+  if (tier !== undefined && tier !== 'hot' && tier !== 'warm' && tier !== 'cold') {
     throw new EngramError(
       'ENG_QUERY_INVALID',
-      `tier must be "hot" or "warm", got ${JSON.stringify(tier)}`,
+      `tier must be "hot", "warm" or "cold", got ${JSON.stringify(tier)}`,
     );
   }
 }

@@ -26,6 +26,7 @@ import type {
   SpaceSummary,
 } from './storage.ts';
 import { LocalSpaceHandle } from './space-handle.ts';
+import { BACKUP_DIR } from './backup/backup-format.ts';
 
 type SlotState = 'closed' | 'opening' | 'open' | 'closing' | 'quarantined' | 'deleting';
 
@@ -47,6 +48,8 @@ export interface RegistryDeps {
 }
 
 const TRASH = '.trash';
+/** Where the server keeps API keys (server/auth/file-key-store.ts uses the same name). */
+export const KEYS_DIR = '.keys';
 const TEMP_PREFIX = '.tmp-';
 
 export class Registry implements ServedEngine {
@@ -90,7 +93,11 @@ export class Registry implements ServedEngine {
     const root = this.options.dataRoot;
     await this.fs.mkdir(root);
     this.lock = DataRootLock.acquire(root);
-    const names = (await this.fs.readdir(root)).filter((name) => name !== 'engram.lock');
+    // The lock, the server's backup directory (engine/backup/backup-store.ts) and its API key
+    // directory (KEYS_DIR, server/auth/file-key-store.ts) are not spaces.
+    const names = (await this.fs.readdir(root)).filter(
+      (name) => name !== 'engram.lock' && name !== BACKUP_DIR && name !== KEYS_DIR,
+    );
     const skipped: DiscoveryReport['skipped'] = [];
     const candidates: string[] = [];
     for (const name of names) {
@@ -178,14 +185,31 @@ export class Registry implements ServedEngine {
     const existing = this.slots.get(id);
     if (existing?.state === 'deleting') await existing.transition;
     if (this.slots.has(id)) return { id, created: false };
+    this.checkSpaceLimit(id);
+    // Build the whole directory under a temp name and rename it into place: a crash leaves either
+    // no space or a complete one, never a half-made directory that looks like a space.
+    const temp = await this.stageSpaceDir(id, dimension, embedder, settings);
+    await this.publishSpaceDir(temp, id);
+    this.logger.info({ component: 'registry', space: id }, 'space created');
+    return { id, created: true };
+  }
+
+  private checkSpaceLimit(id: SpaceId): void {
     if (this.slots.size >= this.options.maxSpaces) {
       throw new EngramError(
         'ENG_SPACE_LIMIT_REACHED',
         `Cannot create space "${id}": ${this.slots.size} spaces exist and max_spaces is ${this.options.maxSpaces}`,
       );
     }
-    // Build the whole directory under a temp name and rename it into place: a crash leaves either
-    // no space or a complete one, never a half-made directory that looks like a space.
+  }
+
+  /** A new space directory under a temp name (removed at the next start if never published). */
+  private async stageSpaceDir(
+    id: SpaceId,
+    dimension: number | null,
+    embedder: string | null,
+    settings: SpaceSettings,
+  ): Promise<string> {
     const temp = join(
       this.options.dataRoot,
       `${TEMP_PREFIX}${id}-${randomBytes(4).toString('hex')}`,
@@ -201,11 +225,71 @@ export class Registry implements ServedEngine {
       settings: { ...settings },
     });
     await this.fs.fsyncDir(temp);
+    return temp;
+  }
+
+  /** One rename makes a staged directory the space `id`; the data root is synced after it. */
+  private async publishSpaceDir(temp: string, id: SpaceId): Promise<void> {
     await this.fs.rename(temp, this.spaceDir(id));
     await this.fs.fsyncDir(this.options.dataRoot);
     this.slots.set(id, newSlot(id));
-    this.logger.info({ component: 'registry', space: id }, 'space created');
-    return { id, created: true };
+  }
+
+  /**
+   * Builds a space off to the side and publishes it with one rename (restore): `fill` loads it
+   * while it sits in a `.tmp-` directory that nobody can reach and that the next start removes
+   * if a crash interrupts, so a restore is all or nothing. An existing space is replaced only
+   * with `replace` (deleted durably just before the rename); its events are not published.
+   */
+  async buildSpace(
+    rawId: string,
+    create: CreateSpaceOptions,
+    fill: (space: LocalSpace) => Promise<void>,
+    options: { replace?: boolean } = {},
+  ): Promise<{ id: SpaceId; replaced: boolean }> {
+    this.assertOpen();
+    const checked = checkCreateSpace(rawId, create, this.options, this.embedders);
+    const { id } = checked;
+    const refuse = (): EngramError =>
+      new EngramError(
+        'ENG_SPACE_EXISTS',
+        `Space "${id}" exists: restore with --as NEW_ID, or --force to replace it`,
+        { details: { space: id } },
+      );
+    if (this.has(id) && !options.replace) throw refuse();
+    if (!this.has(id)) this.checkSpaceLimit(id);
+    const temp = await this.stageSpaceDir(
+      id,
+      checked.dimension,
+      checked.embedder,
+      checked.settings,
+    );
+    try {
+      const space = await LocalSpace.open({
+        id,
+        dir: temp,
+        options: this.options,
+        fs: this.fs,
+        logger: this.logger.child({ space: id, staged: true }),
+        embedders: this.embedders,
+        events: new EventHub(),
+      });
+      try {
+        await fill(space);
+      } finally {
+        await space.close();
+      }
+      const replaced = this.has(id);
+      if (replaced && !options.replace) throw refuse();
+      if (replaced) await this.deleteSpace(id);
+      if (this.has(id)) throw refuse(); // created while this one was built
+      await this.publishSpaceDir(temp, id);
+      this.logger.info({ component: 'registry', space: id, replaced }, 'space built and published');
+      return { id, replaced };
+    } catch (error) {
+      await this.fs.rm(temp).catch(() => undefined);
+      throw error;
+    }
   }
 
   async space(rawId: string): Promise<SpaceHandle> {

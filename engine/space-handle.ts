@@ -1,6 +1,8 @@
 import type { LocalSpace } from './local-space.ts';
 import type { ListPage, MemoryPatch, MemoryView, RecallHit, RememberInput } from './memory.ts';
 import type { SpaceId } from './space-id.ts';
+import type { LoadReport } from './space-load.ts';
+import type { SnapshotMemory, SpaceSnapshot } from './space-snapshot.ts';
 import type {
   CallOptions,
   ConsolidationSettings,
@@ -63,5 +65,17 @@ export class LocalSpaceHandle implements SpaceHandle {
   }
   consolidations(limit: number): Promise<MemoryView[]> {
     return this.run((space) => space.consolidations(limit));
+  }
+  /** The space stays open (not evicted as idle) until `fn` settles. */
+  snapshot<T>(fn: (snapshot: SpaceSnapshot) => Promise<T>): Promise<T> {
+    return this.run((space) => space.snapshot(fn));
+  }
+  load(items: readonly SnapshotMemory[], options?: CallOptions): Promise<LoadReport> {
+    return this.run((space) => space.load(items, options));
+  }
+  loadLinks(
+    links: ReadonlyArray<{ from: string; to: string; weight: number }>,
+  ): Promise<{ unresolved: LoadReport['unresolved']; lsn: number }> {
+    return this.run((space) => space.loadLinks(links));
   }
 }

@@ -49,7 +49,7 @@ function currentVector(sources: RecallSources, id: string): Float32Array | undef
 }
 
 /** Weighs, drops what is under the threshold, and keeps the best k (ties broken by id). */
-function best(
+export function rankScored(
   candidates: Array<{ memory: MemoryRecord; relevance: number; parts: ScoredRecord['parts'] }>,
   k: number,
   threshold: number,
@@ -94,7 +94,7 @@ export function similarityHits(
       if (memory && accept(memory))
         found.push({ memory, relevance: similarity, parts: { similarity } });
     }
-    const top = best(found, k, threshold);
+    const top = rankScored(found, k, threshold);
     const lowestFetched = results.at(-1)?.score ?? -2;
     if (top.length === k || results.length < want || want >= indexSize || lowestFetched < threshold)
       return top;
@@ -118,7 +118,7 @@ export function lexicalHits(
     if (memory && accept(memory))
       candidates.push({ memory, relevance: score / top, parts: { lexical: score } });
   }
-  return best(candidates, k, threshold);
+  return rankScored(candidates, k, threshold);
 }
 
 export function hybridHits(
@@ -155,7 +155,7 @@ export function hybridHits(
       ...(vector ? { similarity: cosineSimilarity(query.vector, vector) } : {}),
     });
   }
-  return best(
+  return rankScored(
     [...candidates.values()].map(({ memory, similarity, lexical: bm25 }) => ({
       memory,
       relevance: 0.5 * Math.max(0, similarity ?? 0) + 0.5 * (top > 0 ? (bm25 ?? 0) / top : 0),

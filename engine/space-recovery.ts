@@ -158,6 +158,8 @@ function catchUpIndex(
   warm: WarmStore,
   params: HnswParams,
 ): HnswIndex | undefined {
+  if (entry.kind === 'demote' || entry.kind === 'promote' || entry.kind === 'update')
+    return catchUpTierMove(index, entry, warm, params);
   if (entry.kind !== 'put' && entry.kind !== 'delete') return index;
   const id = entry.kind === 'put' ? entry.record.id : entry.id;
   const label = warm.labelOf(id);
@@ -168,6 +170,34 @@ function catchUpIndex(
     return target;
   }
   index?.apply({ op: 'delete', label });
+  return index;
+}
+
+/**
+ * Tier moves replayed into an index snapshot older than them. The warm tier holds the final
+ * state, so each id ends as it is there: a memory now warm gets its (possibly dequantized)
+ * vector, one now gone from the warm tier leaves the graph. An update may have promoted a cold
+ * memory: when its label is missing from the graph it is treated like a promotion.
+ */
+function catchUpTierMove(
+  index: HnswIndex | undefined,
+  entry: Extract<LogEntry, { kind: 'demote' | 'promote' | 'update' }>,
+  warm: WarmStore,
+  params: HnswParams,
+): HnswIndex | undefined {
+  const ids = entry.kind === 'update' ? [entry.id] : entry.items.map((item) => item.id);
+  for (const id of ids) {
+    const label = warm.labelOf(id);
+    if (label === undefined) continue;
+    const vector = warm.getVector(id);
+    // An update only matters here when it promoted the memory (its label is not in the graph).
+    if (vector && (entry.kind !== 'update' || !index?.has(label))) {
+      index ??= HnswIndex.create(vector.length, params);
+      index.apply({ op: 'upsert', label, vector });
+    } else if (entry.kind === 'demote' && warm.getRecord(id) === undefined) {
+      index?.apply({ op: 'delete', label });
+    }
+  }
   return index;
 }
 

@@ -15,6 +15,8 @@ import type {
 } from './memory.ts';
 import type { SpaceEventListener } from './events.ts';
 import type { SpaceId } from './space-id.ts';
+import type { LoadReport } from './space-load.ts';
+import type { SnapshotMemory, SpaceSnapshot } from './space-snapshot.ts';
 
 export interface CallOptions {
   /** Checked before the call is queued; once a write is in the log it can no longer be aborted. */
@@ -40,6 +42,11 @@ export interface RecallOptions extends CallOptions {
   filter?: RecallFilter;
   /** Suppressed memories are hidden from recall unless this is true. */
   includeSuppressed?: boolean;
+  /**
+   * Also search the cold tier (it is searched anyway when the warmer tiers return fewer than k
+   * hits above the threshold). Backends without a cold tier ignore it: all their memories are searched.
+   */
+  includeCold?: boolean;
   /** Default: hybrid for a text query, similarity for a vector. lexical and hybrid need text. */
   mode?: RecallMode;
   /**
@@ -58,8 +65,11 @@ export interface ListOptions {
   /** Cursor: the id after which to continue (ids are listed in ascending order). */
   after?: string;
   limit: number;
-  /** Only memories in this tier: hot (the in-memory copies) or warm (every live memory, the default). */
-  tier?: 'hot' | 'warm';
+  /**
+   * Only memories in this tier: hot (the in-memory copies), warm (LMDB) or cold (the compressed
+   * archive). Without it: every live memory, across warm and cold.
+   */
+  tier?: 'hot' | 'warm' | 'cold';
 }
 
 export interface CreateSpaceOptions {
@@ -94,6 +104,16 @@ export interface SpaceStats {
   hotMemories: number;
   hotCapacity: number;
   pressure: number | null;
+  /**
+   * Tier occupancy (absent for a backend without tiers). pressure is then the fullest tier's
+   * occupancy: max(hot, warm / warmCapacity, cold / coldCapacity).
+   */
+  warmMemories?: number;
+  warmCapacity?: number;
+  coldMemories?: number;
+  coldCapacity?: number;
+  /** Bytes in the cold segments, space no longer referenced included. */
+  coldBytes?: number;
   /** Consolidations made per second, over the last 10 minutes, in this process. */
   consolidationRate: number;
   /** True while the background applier runs (applying records or writing a checkpoint). */
@@ -137,6 +157,17 @@ export interface SpaceHandle {
   ): Promise<Array<{ memoryId: string; sources: string[]; strength: number }>>;
   /** Semantic memories made by consolidation, newest first. */
   consolidations(limit: number): Promise<MemoryView[]>;
+  /**
+   * Runs `fn` over a consistent snapshot holding every write acknowledged before the call
+   * (engine/space-snapshot.ts); writes go on meanwhile. Backups and exports read this way.
+   */
+  snapshot<T>(fn: (snapshot: SpaceSnapshot) => Promise<T>): Promise<T>;
+  /** Stores validated memories as they are (restore, import); per-item errors. */
+  load(items: readonly SnapshotMemory[], options?: CallOptions): Promise<LoadReport>;
+  /** Associations left unresolved by load(), retried once their ends exist. */
+  loadLinks(
+    links: ReadonlyArray<{ from: string; to: string; weight: number }>,
+  ): Promise<{ unresolved: LoadReport['unresolved']; lsn: number }>;
 }
 
 export interface ConsolidationSettings {

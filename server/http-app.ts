@@ -16,11 +16,17 @@ import { spaceRoutes } from './http/space-routes.ts';
 import { streamRoutes } from './http/stream-routes.ts';
 import { metricsRoutes } from './http/metrics.ts';
 import { consolidationRoutes } from './http/consolidation-routes.ts';
+import { backupRoutes } from './http/backup-routes.ts';
+import { transferRoutes } from './http/transfer-routes.ts';
+import { keyRoutes } from './http/key-routes.ts';
+import { installHttpSecurity, type SecuritySettings } from './auth/http-security.ts';
 
 export interface HttpAppOptions {
   engine: ServedEngine;
   logger: FastifyBaseLogger | false;
   settings?: Partial<HttpSettings>;
+  /** Authentication, CORS, rate limits (server/auth/http-security.ts); default: auth off. */
+  security?: Partial<SecuritySettings>;
 }
 
 /** fastify's own client errors, turned into catalogue codes. */
@@ -86,6 +92,8 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     (httpPart === 'body' ? strict : coercing).compile(schema),
   );
   const ctx = new HttpContext(options.engine, settings);
+  // Before any route: the auth hooks, headers and limits cover every route registered below.
+  const security = installHttpSecurity(app, options.security ?? {}, settings.defaultSpace);
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const engineError = error instanceof EngramError ? error : clientError(error);
@@ -122,6 +130,9 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     streamRoutes(instance, ctx);
     metricsRoutes(instance, ctx);
     consolidationRoutes(instance, ctx);
+    backupRoutes(instance, ctx);
+    transferRoutes(instance, ctx);
+    keyRoutes(instance, security.auth.store);
     instance.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
     done();
   });

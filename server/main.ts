@@ -1,8 +1,11 @@
 /** Starts the engine and its front ends (HTTP and gRPC); owns the root pino logger. */
+import { resolve } from 'node:path';
 import { format } from 'node:util';
 import { setLogger as setGrpcLogger } from '@grpc/grpc-js';
 import pino, { type Logger as PinoLogger } from 'pino';
 import {
+  DEFAULT_DATA_ROOT,
+  expandHome,
   Registry,
   openPostgresEngine,
   type EngineOptions,
@@ -12,6 +15,10 @@ import {
   type ServedEngine,
 } from '../engine/index.ts';
 import { buildHttpApp } from './http-app.ts';
+import { Authenticator, type AuthMode } from './auth/authenticator.ts';
+import { FileKeyStore } from './auth/file-key-store.ts';
+import type { KeyStore } from './auth/key-store.ts';
+import { assertSafeListen } from './auth/listen-guard.ts';
 import type { HttpSettings } from './http/context.ts';
 import { GrpcServer } from './grpc/grpc-server.ts';
 import type { GrpcSettings } from './grpc/grpc-settings.ts';
@@ -41,6 +48,39 @@ export interface ServerOptions {
   embedders?: RegistryDeps['embedders'];
   /** Runs once the engine is open, before either front end listens (e.g. to open spaces). */
   beforeListen?: (engine: ServedEngine) => Promise<void>;
+  /** Authentication, CORS and rate limits, for both front ends (docs/security.md). */
+  security?: Partial<ServerSecurityOptions>;
+}
+
+export interface ServerSecurityOptions {
+  authMode: AuthMode;
+  /** Default: the file store in <data_root>/.keys. */
+  keyStore: KeyStore;
+  /** Allows auth_mode "none" on a non-loopback address. */
+  insecure: boolean;
+  corsOrigins: readonly string[];
+  /** Requests per key and space per window, on each front end; 0: no limit. */
+  rateLimitMax: number;
+  rateLimitWindowMs: number;
+}
+
+/** The security settings with defaults, and the one Authenticator both front ends share. */
+function resolveSecurity(options: ServerOptions) {
+  const security = options.security ?? {};
+  const authMode = security.authMode ?? 'none';
+  assertSafeListen([options.host, options.grpcHost ?? options.host], {
+    authMode,
+    insecure: security.insecure ?? false,
+  });
+  const keyStore =
+    security.keyStore ??
+    FileKeyStore.forDataRoot(resolve(expandHome(options.engine.dataRoot ?? DEFAULT_DATA_ROOT)));
+  return {
+    auth: new Authenticator(authMode, keyStore),
+    corsOrigins: security.corsOrigins ?? [],
+    rateLimitMax: security.rateLimitMax ?? 0,
+    rateLimitWindowMs: security.rateLimitWindowMs ?? 60_000,
+  };
 }
 
 /** The settings both front ends share, taken from the HTTP ones for gRPC. */
@@ -118,6 +158,7 @@ export async function startServer(
     info: (...args: unknown[]) => grpcJsLog.info({ detail: format(...args) }, 'grpc-js'),
     debug: (...args: unknown[]) => grpcJsLog.debug({ detail: format(...args) }, 'grpc-js'),
   });
+  const security = resolveSecurity(options);
   const deps = {
     logger: logger as unknown as Logger,
     ...(options.embedders ? { embedders: options.embedders } : {}),
@@ -129,6 +170,7 @@ export async function startServer(
     engine,
     logger: logger.child({ component: 'http' }),
     ...(options.http ? { settings: options.http } : {}),
+    security,
   });
   let url: string;
   let grpc: GrpcServer;
@@ -141,6 +183,7 @@ export async function startServer(
       host: options.grpcHost ?? options.host,
       port: options.grpcPort ?? SERVER_DEFAULTS.grpcPort,
       settings: { ...sharedGrpcSettings(options.http), ...options.grpc },
+      security,
     });
   } catch (error) {
     await app.close();

@@ -1,7 +1,10 @@
 /**
  * durable-writes: acknowledged remember() calls per second with durability 'fsync' (every ack
- * waits for the fdatasync covering it), client-supplied 384-d vectors, 1 and 64 concurrent
- * writers (closed loop: each writer sends its next write when the previous one is acked).
+ * waits for the fdatasync covering it), client-supplied 384-d vectors, 1, 16 and 64 concurrent
+ * writers (closed loop: each writer sends its next write when the previous one is acked), made
+ * in process (engine) and over HTTP (POST /api/v1/memories/remember to the product's fastify
+ * app, listening on 127.0.0.1 in the same child; the writers are fetch() calls in that process,
+ * so the client's CPU is on the server's event loop too, which weighs against HTTP).
  *
  * Baseline: a raw loop, on the same temp filesystem, of pwrite(group) + fdatasync with records
  * of the engine's measured average on-disk size (WAL bytes / records) and the engine's measured
@@ -15,8 +18,9 @@
 import { closeSync, fdatasyncSync, openSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Registry, nodeFileSystem, type FileSystem } from '../../engine/index.ts';
-import { EmbeddingGenerator, seededRandom } from '../data.ts';
+import { Registry, nodeFileSystem, type FileSystem, type SpaceHandle } from '../../engine/index.ts';
+import { buildHttpApp } from '../../server/http-app.ts';
+import { EmbeddingGenerator, seededRandom, type Item } from '../data.ts';
 import {
   makeTempDir,
   quantile,
@@ -29,11 +33,14 @@ import {
   type Row,
 } from '../lib.ts';
 
-const WRITER_COUNTS = [1, 64] as const;
+const WRITER_COUNTS = [1, 16, 64] as const;
+const VIAS = ['engine', 'http'] as const;
+type Via = (typeof VIAS)[number];
 const SEED = 7;
 
 interface EngineParams {
   dataRoot: string;
+  via: Via;
   writers: number;
   warmupMs: number;
   durationMs: number;
@@ -62,7 +69,7 @@ export interface EngineWritesResult {
  * nodeFileSystem, counting fdatasync calls on log segments and the bytes each one made durable
  * (the engine writes one buffer per group, then syncs it).
  */
-function countingFileSystem(base: FileSystem): {
+export function countingFileSystem(base: FileSystem): {
   fs: FileSystem;
   walSyncs: () => number;
   groupBytes: number[];
@@ -105,6 +112,7 @@ export async function engineWritesTask(p: EngineParams): Promise<EngineWritesRes
   await registry.createSpace('bench');
   const space = await registry.space('bench');
   const pool = new EmbeddingGenerator({ seed: SEED }).take(p.poolSize);
+  const write = p.via === 'http' ? await httpWriter(registry, pool) : engineWriter(space, pool);
 
   let phase: 'warmup' | 'measure' | 'stop' = 'warmup';
   let issued = 0;
@@ -113,9 +121,8 @@ export async function engineWritesTask(p: EngineParams): Promise<EngineWritesRes
   const writer = async (): Promise<void> => {
     while (phase !== 'stop') {
       const i = issued++;
-      const item = pool[i % pool.length]!;
       const started = performance.now();
-      await space.remember({ id: `m${i}`, content: item.content, vector: item.vector });
+      await write(i);
       if (phase === 'measure') {
         acked += 1;
         latencies.push(performance.now() - started);
@@ -150,6 +157,37 @@ export async function engineWritesTask(p: EngineParams): Promise<EngineWritesRes
     latencyP50Ms: quantile(latencies, 0.5),
     latencyP99Ms: quantile(latencies, 0.99),
     pendingApplyAtEnd: stats.pendingApply,
+  };
+}
+
+type Write = (i: number) => Promise<void>;
+
+function engineWriter(space: SpaceHandle, pool: readonly Item[]): Write {
+  return async (i) => {
+    const item = pool[i % pool.length]!;
+    await space.remember({ id: `m${i}`, content: item.content, vector: item.vector });
+  };
+}
+
+/** Serves the product's HTTP app on 127.0.0.1:0 and writes through it with fetch(). */
+async function httpWriter(registry: Registry, pool: readonly Item[]): Promise<Write> {
+  const app = buildHttpApp({ engine: registry, logger: false });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('no TCP address');
+  const url = `http://127.0.0.1:${address.port}/api/v1/memories/remember`;
+  const bodies = pool.map((item) =>
+    JSON.stringify({ content: item.content, embedding: Array.from(item.vector) }),
+  );
+  const headers = { 'content-type': 'application/json', 'x-memory-space': 'bench' };
+  return async (i) => {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers,
+      body: bodies[i % bodies.length]!,
+    });
+    await response.arrayBuffer();
+    if (response.status !== 201) throw new Error(`remember answered ${response.status}`);
   };
 }
 
@@ -248,17 +286,18 @@ export const durableWrites: Benchmark = {
   name: 'durable-writes',
   description: "durable remember/s (durability 'fsync', 384-d) vs raw append+fdatasync",
   async run(ctx: BenchContext): Promise<BenchOutput> {
-    const reps = ctx.reps ?? 7;
+    const reps = ctx.reps ?? 3;
     const warmupMs = 500;
     const durationMs = Math.round(2000 * ctx.scale);
-    const poolSize = 8192;
-    const rows = new Map<number, Row>();
-    for (const writers of WRITER_COUNTS) {
-      rows.set(writers, {
-        case: `${writers} writer${writers === 1 ? '' : 's'}`,
+    const poolSize = 2048;
+    const rows = new Map<string, Row>();
+    for (const [via, writers] of VIAS.flatMap((v) => WRITER_COUNTS.map((w) => [v, w] as const))) {
+      rows.set(`${via}:${writers}`, {
+        case: `${via === 'http' ? 'HTTP, ' : ''}${writers} writer${writers === 1 ? '' : 's'}`,
         unit: 'writes/s',
         higherIsBetter: true,
-        engineLabel: 'engine remember (fsync)',
+        engineLabel:
+          via === 'http' ? 'HTTP POST /memories/remember (fsync)' : 'engine remember (fsync)',
         baselineLabel:
           writers === 1 ? 'raw pwrite+fdatasync, 1/sync' : 'raw pwrite+fdatasync, engine group',
         engine: [],
@@ -278,14 +317,15 @@ export const durableWrites: Benchmark = {
       });
     }
     for (let rep = 0; rep < reps; rep++) {
-      for (const writers of WRITER_COUNTS) {
-        const row = rows.get(writers)!;
+      for (const [key, row] of rows) {
+        const [via, count] = key.split(':') as [Via, string];
+        const writers = Number(count);
         const dataRoot = await makeTempDir('writes');
         let engine: EngineWritesResult;
         try {
           engine = await runChild<EngineWritesResult>(
             'durable-writes:engine',
-            { dataRoot, writers, warmupMs, durationMs, poolSize },
+            { dataRoot, via, writers, warmupMs, durationMs, poolSize },
             { profileDir: ctx.profileDir, timeoutMs: 120_000 + 4 * durationMs },
           );
         } finally {
@@ -317,7 +357,7 @@ export const durableWrites: Benchmark = {
         d.latencyP99Ms!.push(engine.latencyP99Ms);
         d.pendingApplyAtEnd!.push(engine.pendingApplyAtEnd);
         ctx.log(
-          `rep ${rep + 1}/${reps} ${writers} writer(s): engine ${Math.round(engine.writesPerSec)}/s ` +
+          `rep ${rep + 1}/${reps} ${via} ${writers} writer(s): engine ${Math.round(engine.writesPerSec)}/s ` +
             `(group avg ${engine.avgGroup.toFixed(1)} median ${engine.groupMedian}, ` +
             `${Math.round(engine.singleRecordSyncsPct)}% 1-record syncs, ${Math.round(engine.recordBytes)} B/record, ` +
             `p99 ${engine.latencyP99Ms.toFixed(1)} ms, backlog ${engine.pendingApplyAtEnd}), ` +
@@ -328,6 +368,7 @@ export const durableWrites: Benchmark = {
     return {
       parameters: {
         writers: [...WRITER_COUNTS],
+        via: [...VIAS],
         repetitions: reps,
         warmupMs,
         durationMs,
@@ -337,9 +378,9 @@ export const durableWrites: Benchmark = {
         engineOptions: { durability: 'fsync' },
       },
       method: [
-        'Each repetition: a fresh process and data root; N closed-loop writers call remember() with client vectors for a warm-up, then acks are counted over a fixed window.',
+        'Each repetition: a fresh process and data root; N closed-loop writers call remember() with client vectors (engine), or POST the same {content, embedding} to the HTTP app served by that process on 127.0.0.1 with fetch() (HTTP), for a warm-up, then acks (201 responses) are counted over a fixed window.',
         "The engine's records per WAL fdatasync are counted through the FileSystem seam (Registry.open deps.fs); its record size is WAL bytes / records.",
-        'Baseline: a fresh process doing synchronous pwrite+fdatasync appends of records of that size, 1 per sync (1 writer) or the measured engine group size (64 writers), on the same temp filesystem. The same loop through fs/promises is reported as rawAsyncWritesPerSec (not the baseline).',
+        'Baseline: a fresh process doing synchronous pwrite+fdatasync appends of records of that size, 1 per sync (1 writer) or the measured engine group size (16 and 64 writers), on the same temp filesystem. The same loop through fs/promises is reported as rawAsyncWritesPerSec (not the baseline).',
         'Ratio = engine/raw per repetition; the figure is the median over repetitions.',
       ],
       rows: [...rows.values()],

@@ -22,7 +22,7 @@ import {
 } from '../lib.ts';
 
 /** Copies `from` to `to` recursively; space.json gets `id` set to `spaceId`. */
-async function copySpace(from: string, to: string, spaceId: string): Promise<void> {
+export async function copySpace(from: string, to: string, spaceId: string): Promise<void> {
   await mkdir(to);
   for (const entry of await readdir(from, { withFileTypes: true })) {
     const source = join(from, entry.name);

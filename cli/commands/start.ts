@@ -3,9 +3,14 @@ import { Command } from 'commander';
 import { CliError } from '../cli-error.ts';
 import { openBootstrapSpaces, type OpenedSpace } from '../bootstrap-spaces.ts';
 import { addConfigFlags, flagOverrides } from '../config/config-flags.ts';
-import { embedderSetup } from '../config/embedders.ts';
+import { embedderSetup, loadModelEmbedders } from '../config/embedders.ts';
 import { loadConfig } from '../config/load-config.ts';
-import { toEngineOptions, toHttpSettings, toPostgresOptions } from '../config/server-options.ts';
+import {
+  toEngineOptions,
+  toHttpSettings,
+  toPostgresOptions,
+  toSecurityOptions,
+} from '../config/server-options.ts';
 import { EXIT } from '../exit-codes.ts';
 import { plural } from '../output/plural.ts';
 import { startProgress } from '../output/progress.ts';
@@ -57,7 +62,10 @@ async function runStart(opts: Record<string, unknown>): Promise<void> {
     grpcPort: v['server.grpc_port'],
     logLevel: v['server.log_level'],
     http,
-    embedders: embedders.factories,
+    // The server refuses a non-loopback address with auth_mode "none" unless --insecure.
+    security: { ...toSecurityOptions(v), insecure: opts.insecure === true },
+    // A local ONNX model loads before the server starts: a broken one fails the start.
+    embedders: await loadModelEmbedders(embedders),
     beforeListen: async (engine) => {
       opened = await openBootstrapSpaces(engine, bootstrap, {
         embedder: http.defaultEmbedder ?? null,
@@ -112,5 +120,9 @@ export function startCommand(): Command {
     'server.log_level',
     'persistence.durability',
   ]);
+  command.option(
+    '--insecure',
+    'allow listening on a non-loopback address with [security] auth_mode = "none" (see docs/security.md)',
+  );
   return command.action((opts: Record<string, unknown>) => runStart(opts));
 }

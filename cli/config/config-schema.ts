@@ -7,6 +7,8 @@
 import {
   DEFAULT_DATA_ROOT,
   ENGINE_DEFAULTS,
+  ONNX_DEFAULTS,
+  ONNX_LIMITS,
   POSTGRES_DEFAULTS,
   type EngineOptions,
 } from '../../engine/index.ts';
@@ -67,7 +69,7 @@ export interface ListSpec extends CommonSpec {
 export type KeySpec = StringSpec | PathSpec | IntegerSpec | BooleanSpec | ListSpec;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export const EMBEDDER_CHOICES = ['hash', 'openai', 'none'] as const;
+export const EMBEDDER_CHOICES = ['hash', 'openai', 'onnx', 'none'] as const;
 export const DEFAULT_HASH_DIMENSION = 384;
 
 type EngineIntegerOption = {
@@ -76,6 +78,12 @@ type EngineIntegerOption = {
 
 function engineInteger(option: EngineIntegerOption, env: string, doc: string): IntegerSpec {
   return { type: 'integer', default: ENGINE_DEFAULTS[option], env, doc, engine: option };
+}
+
+/** An [embedder.onnx] integer: the onnx embedder's default and bounds. */
+function onnxInteger(option: keyof typeof ONNX_LIMITS, env: string, doc: string): IntegerSpec {
+  const [min, max] = ONNX_LIMITS[option];
+  return { type: 'integer', default: ONNX_DEFAULTS[option], min, max, env, doc };
 }
 
 export const CONFIG_SCHEMA = {
@@ -263,6 +271,16 @@ export const CONFIG_SCHEMA = {
     'ENGRAM_HOT_CAPACITY',
     'memories the hot tier (in-memory copies of recently recalled memories) holds per space',
   ),
+  'persistence.warm_capacity': engineInteger(
+    'warmCapacity',
+    'ENGRAM_WARM_CAPACITY',
+    'live memories the warm tier holds per space; past it the least activated are demoted to the cold tier',
+  ),
+  'persistence.cold_capacity': engineInteger(
+    'coldCapacity',
+    'ENGRAM_COLD_CAPACITY',
+    'memories the cold tier holds per space; with warm and cold full, new memories fail (ENG_SPACE_FULL)',
+  ),
   'persistence.access_flush_ms': engineInteger(
     'accessFlushMs',
     'ENGRAM_ACCESS_FLUSH_MS',
@@ -354,7 +372,7 @@ export const CONFIG_SCHEMA = {
     default: HTTP_DEFAULTS.defaultEmbedder ?? 'none',
     choices: EMBEDDER_CHOICES,
     env: 'ENGRAM_EMBEDDER',
-    doc: 'embedder of spaces created without one named: "hash", "openai" or "none" (client vectors only)',
+    doc: 'embedder of spaces created without one named: "hash", "openai", "onnx" or "none" (client vectors only)',
   },
   'embedder.hash.dimension': {
     type: 'integer',
@@ -420,6 +438,58 @@ export const CONFIG_SCHEMA = {
     env: 'ENGRAM_OPENAI_RETRIES',
     doc: 'retries of a request that timed out or answered 429/5xx',
   },
+  'embedder.onnx.enabled': {
+    type: 'boolean',
+    default: false,
+    env: 'ENGRAM_ONNX_ENABLED',
+    doc: 'offer the "onnx" embedder (a local model; loaded at start, a broken one fails the start)',
+  },
+  'embedder.onnx.model_dir': {
+    type: 'path',
+    default: '~/.cache/engram/onnx',
+    env: 'ENGRAM_ONNX_MODEL_DIR',
+    doc: 'directory holding model.onnx and tokenizer.json (e.g. an exported all-MiniLM-L6-v2)',
+  },
+  'embedder.onnx.max_tokens': onnxInteger(
+    'maxTokens',
+    'ENGRAM_ONNX_MAX_TOKENS',
+    'tokens per text, special tokens included; longer texts are cut',
+  ),
+  'embedder.onnx.batch_size': onnxInteger(
+    'batchSize',
+    'ENGRAM_ONNX_BATCH_SIZE',
+    'texts per inference run',
+  ),
+
+  'security.auth_mode': {
+    type: 'string',
+    default: 'none',
+    choices: ['none', 'api_key'],
+    env: 'ENGRAM_AUTH_MODE',
+    doc: '"api_key": every call but /health needs Authorization: Bearer <key> (engram keys create); "none": no authentication, loopback only unless --insecure',
+  },
+  'security.cors_origins': {
+    type: 'list',
+    default: [],
+    env: 'ENGRAM_CORS_ORIGINS',
+    doc: 'browser origins allowed to call the HTTP API, e.g. https://app.example ("*": any; empty: CORS off)',
+  },
+  'security.rate_limit_max': {
+    type: 'integer',
+    default: 0,
+    min: 0,
+    max: 10_000_000,
+    env: 'ENGRAM_RATE_LIMIT_MAX',
+    doc: 'requests per key and space per window, on each front end (0: no limit); over it: 429 / RESOURCE_EXHAUSTED',
+  },
+  'security.rate_limit_window_ms': {
+    type: 'integer',
+    default: 60_000,
+    min: 100,
+    max: 86_400_000,
+    env: 'ENGRAM_RATE_LIMIT_WINDOW_MS',
+    doc: 'the rate limit window',
+  },
 } satisfies Record<string, KeySpec>;
 
 export type ConfigKey = keyof typeof CONFIG_SCHEMA;
@@ -457,11 +527,8 @@ export function displayValue(key: ConfigKey, value: unknown): unknown {
  * a section with no settings yet, features not built, and secrets that never go in the file.
  */
 export const REFUSED_KEYS: Readonly<Record<string, string>> = Object.freeze({
-  security:
-    '[security] has no settings yet: authentication and authorization land with issue 7, and this build serves without them (bind to 127.0.0.1)',
-  'persistence.warm_capacity':
-    'the warm tier holds every live memory: it has no capacity (limit the spaces and their content instead)',
-  'persistence.cold_capacity': 'the cold tier is not built yet',
+  'security.api_keys':
+    'API keys never go in the file: create them with `engram keys create` (stored hashed in <data_root>/.keys)',
   'embedder.openai.api_key':
     'the key never goes in the file: set embedder.openai.api_key_env to the name of the environment variable holding it',
 });

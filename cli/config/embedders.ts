@@ -2,8 +2,16 @@
  * The [embedder] section -> embedder factories for Registry.open (deps.embedders). The API key
  * is read here, at the edge, from the variable named by embedder.openai.api_key_env: the engine
  * never reads the environment, and the key never appears in the file or in `config show`.
+ * The "onnx" embedder is a local model: its options are resolved here, and loadModelEmbedders
+ * loads it (async, once) before the server starts, so a broken model fails the start.
  */
-import { HashEmbedder, OpenAiEmbedder, type RegistryDeps } from '../../engine/index.ts';
+import {
+  HashEmbedder,
+  OnnxEmbedder,
+  OpenAiEmbedder,
+  type OnnxEmbedderOptions,
+  type RegistryDeps,
+} from '../../engine/index.ts';
 import type { ConfigValues } from './config-schema.ts';
 
 export type EmbedderFactories = NonNullable<RegistryDeps['embedders']>;
@@ -12,6 +20,8 @@ export interface EmbedderSetup {
   factories: EmbedderFactories;
   /** Things worth telling the operator at start (a missing key, say). */
   warnings: string[];
+  /** The local model to load when embedder.onnx.enabled; see loadModelEmbedders. */
+  onnx?: Required<OnnxEmbedderOptions>;
 }
 
 export function embedderSetup(v: ConfigValues, env: NodeJS.ProcessEnv): EmbedderSetup {
@@ -41,5 +51,22 @@ export function embedderSetup(v: ConfigValues, env: NodeJS.ProcessEnv): Embedder
     };
     factories.openai = () => new OpenAiEmbedder(options);
   }
-  return { factories, warnings };
+  const onnx = v['embedder.onnx.enabled']
+    ? {
+        modelDir: v['embedder.onnx.model_dir'],
+        maxTokens: v['embedder.onnx.max_tokens'],
+        batchSize: v['embedder.onnx.batch_size'],
+      }
+    : undefined;
+  return { factories, warnings, ...(onnx ? { onnx } : {}) };
+}
+
+/**
+ * The factories with the local model loaded: one session shared by every "onnx" space. Fails
+ * with ENG_EMBEDDER_UNAVAILABLE (naming the directory and the reason) when it cannot load.
+ */
+export async function loadModelEmbedders(setup: EmbedderSetup): Promise<EmbedderFactories> {
+  if (!setup.onnx) return setup.factories;
+  const onnx = await OnnxEmbedder.load(setup.onnx);
+  return { ...setup.factories, onnx: () => onnx };
 }

@@ -62,5 +62,22 @@ export function toHttpSettings(v: ConfigValues): Partial<HttpSettings> {
     maxStreamBufferedEvents: v['server.max_stream_buffered_events'],
     streamHeartbeatMs: v['server.stream_heartbeat_ms'],
     metricsSpaceLabelsMax: v['server.metrics_space_labels_max'],
+    // Backups made by the server go under <data_root>/.backups, whichever the backend.
+    backupRoot: v['persistence.data_root'],
+  };
+}
+
+/** The [security] keys -> startServer's security options (the key store defaults to the data root's). */
+export function toSecurityOptions(v: ConfigValues): {
+  authMode: 'none' | 'api_key';
+  corsOrigins: readonly string[];
+  rateLimitMax: number;
+  rateLimitWindowMs: number;
+} {
+  return {
+    authMode: v['security.auth_mode'] === 'api_key' ? 'api_key' : 'none',
+    corsOrigins: v['security.cors_origins'],
+    rateLimitMax: v['security.rate_limit_max'],
+    rateLimitWindowMs: v['security.rate_limit_window_ms'],
   };
 }

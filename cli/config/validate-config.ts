@@ -63,10 +63,12 @@ export function validateConfig(config: ResolvedConfig): void {
   for (const id of v['memory_spaces.bootstrap_spaces']) {
     checkSpaceId(config, 'memory_spaces.bootstrap_spaces', id);
   }
-  if (v['embedder.default'] === 'openai' && !v['embedder.openai.enabled']) {
-    throw usageError(
-      `${where(config, 'embedder.default')} is "openai", but embedder.openai.enabled is false`,
-    );
+  for (const name of ['openai', 'onnx'] as const) {
+    if (v['embedder.default'] === name && !v[`embedder.${name}.enabled`]) {
+      throw usageError(
+        `${where(config, 'embedder.default')} is "${name}", but embedder.${name}.enabled is false`,
+      );
+    }
   }
   if (v['embedder.openai.enabled']) {
     const url = v['embedder.openai.base_url'];

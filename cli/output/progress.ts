@@ -7,10 +7,12 @@ import cliProgress from 'cli-progress';
 export interface Progress {
   /** One item done; `label` names it (e.g. the space just opened). */
   tick(label: string): void;
+  /** Sets how much is done (bytes, lines) for work counted in units rather than items. */
+  set(done: number): void;
   stop(): void;
 }
 
-const SILENT: Progress = { tick: () => undefined, stop: () => undefined };
+const SILENT: Progress = { tick: () => undefined, set: () => undefined, stop: () => undefined };
 
 export function startProgress(
   title: string,
@@ -30,6 +32,7 @@ export function startProgress(
   bar.start(total, 0, { label: '' });
   return {
     tick: (label) => bar.increment(1, { label }),
+    set: (done) => bar.update(Math.min(done, total)),
     stop: () => bar.stop(),
   };
 }

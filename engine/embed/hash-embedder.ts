@@ -5,6 +5,7 @@
  * "automobile" are unrelated to it. Use a model embedder (openai-compatible or onnx) for
  * semantic recall.
  */
+import { EngramError } from '../errors.ts';
 import { tokenize } from '../text-tokens.ts';
 import { normalise, type Embedder } from './embedder.ts';
 
@@ -27,7 +28,9 @@ export class HashEmbedder implements Embedder {
 
   constructor(readonly dimension = 384) {
     if (!Number.isInteger(dimension) || dimension < 8 || dimension > 65_536) {
-      throw new RangeError(
+      // The caller's input (a space created with this dimension), so a 400, not an internal error.
+      throw new EngramError(
+        'ENG_OPTIONS_INVALID',
         `hash embedder dimension must be an integer from 8 to 65536, got ${dimension}`,
       );
     }

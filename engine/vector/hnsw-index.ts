@@ -102,6 +102,28 @@ export class HnswIndex {
     return this.native.getCurrentCount();
   }
 
+  /** Labels in the graph that are not marked deleted (for offline verification). */
+  liveLabels(): number[] {
+    return this.native.getIdsList().filter((label) => {
+      try {
+        this.native.getPoint(label); // throws for a label marked deleted
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  }
+
+  /** Whether the label is in the graph and not marked deleted. */
+  has(label: number): boolean {
+    try {
+      this.native.getPoint(label);
+      return true;
+    } catch {
+      return false; // hnswlib throws "Label not found" for a missing or deleted label
+    }
+  }
+
   apply(op: IndexOp): void {
     if (op.op === 'delete') {
       try {

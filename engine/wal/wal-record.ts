@@ -27,6 +27,8 @@ export const RECORD_TYPES = {
   memoryDelete: 3,
   association: 4,
   spaceSettings: 5,
+  tierDemote: 6,
+  tierPromote: 7,
 } as const;
 export type RecordTypeName = keyof typeof RECORD_TYPES;
 export type RecordTypeCode = (typeof RECORD_TYPES)[RecordTypeName];

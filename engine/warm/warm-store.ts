@@ -3,11 +3,16 @@
  * memory-id <-> index-label maps, associations and the LSN applied so far. Log entries are
  * applied in batches, each batch one LMDB transaction that also moves the applied-LSN marker,
  * so the marker can never claim an entry whose effects are missing (or the reverse).
+ * It also holds the cold tier's catalog (id -> location in a cold segment), so a tier move is
+ * one transaction: the memory leaves `records` and enters `cold` together, or not at all.
+ * Labels (id <-> index label) stay with a cold memory, so a promotion reuses its label.
  */
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { dequantize, type ColdEntry, type ColdLocation } from '../cold/cold-segments.ts';
 import { EngramError } from '../errors.ts';
+import { WarmReadView } from './warm-read-view.ts';
 import type { SequencedEntry } from '../log-entry.ts';
 import type { MemoryRecord } from '../memory.ts';
 
@@ -23,6 +28,11 @@ export interface AccessRecord {
 /** What the vector index must do after a batch commits. */
 export type IndexOp =
   { op: 'upsert'; label: number; vector: Float32Array } | { op: 'delete'; label: number };
+
+/** Reads cold records for promotions inside an apply transaction (synchronously). */
+export interface ColdReader {
+  read(location: ColdLocation): ColdEntry;
+}
 
 const ENCODER = { moreTypes: true } as const;
 const PAGE_BYTES = 16384;
@@ -65,6 +75,9 @@ function checkMetaPages(path: string): void {
   }
 }
 
+/** `meta` key of the number of memories in `records` (kept by apply()). */
+const RECORD_COUNT = 'recordCount';
+
 export class WarmStore {
   private constructor(
     private readonly root: RootDatabase,
@@ -76,6 +89,7 @@ export class WarmStore {
     private readonly associationsIn: Database<number, string>,
     private readonly meta: Database<number, string>,
     private readonly access: Database<AccessRecord, string>,
+    private readonly cold: Database<ColdLocation, string>,
   ) {}
 
   static open(path: string): WarmStore {
@@ -105,8 +119,12 @@ export class WarmStore {
         db<number>('associations-in'),
         db<number>('meta'),
         db<AccessRecord>('access'),
+        db<ColdLocation>('cold'),
       );
       store.appliedLsn(); // touch the environment now, so an unreadable one fails at open
+      // A warm tier written before the count was kept: count it once.
+      if (store.meta.get(RECORD_COUNT) === undefined)
+        store.meta.putSync(RECORD_COUNT, store.records.getCount());
       return store;
     } catch (cause) {
       throw new EngramError(
@@ -145,8 +163,38 @@ export class WarmStore {
     return this.labels.get(id);
   }
 
+  /**
+   * Memories in the warm tier. LMDB's getCount() walks every record, and the write path asks
+   * for this on every write (capacity checks): the count is kept in `meta` by apply(), in the
+   * same transaction as the records, so it always agrees with what a reader sees.
+   */
   count(): number {
-    return this.records.getCount();
+    return this.meta.get(RECORD_COUNT) ?? this.records.getCount();
+  }
+
+  /** Where a cold memory lives, or undefined when the memory is not in the cold tier. */
+  coldLocation(id: string): ColdLocation | undefined {
+    return this.cold.get(id);
+  }
+
+  coldCount(): number {
+    return this.cold.getCount();
+  }
+
+  /** Cold ids strictly after `after`, in id order. */
+  coldRange(after: string | undefined, limit: number): string[] {
+    const out: string[] = [];
+    for (const key of this.cold.getKeys(after === undefined ? {} : { start: after })) {
+      if (key === after) continue;
+      out.push(key);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  /** The whole cold catalog, in id order. */
+  *coldCatalog(): Generator<{ id: string; location: ColdLocation }> {
+    for (const { key, value } of this.cold.getRange({})) yield { id: key, location: value };
   }
 
   /** Records with ids strictly after `after`, in id order. */
@@ -175,7 +223,7 @@ export class WarmStore {
   async addAccess(deltas: ReadonlyMap<string, AccessRecord>): Promise<void> {
     await this.root.transaction(() => {
       for (const [id, delta] of deltas) {
-        if (this.records.get(id) === undefined) continue;
+        if (this.records.get(id) === undefined && this.cold.get(id) === undefined) continue;
         const stored = this.access.get(id);
         const base = stored?.since === delta.since ? stored : undefined;
         void this.access.put(id, {
@@ -183,6 +231,31 @@ export class WarmStore {
           last: Math.max(base?.last ?? 0, delta.last),
           since: delta.since,
         });
+      }
+    });
+  }
+
+  /** A consistent read of the whole tier in one LMDB read transaction (see warm-read-view.ts). */
+  readView(): WarmReadView {
+    const { records, vectors, associations, meta, access, cold } = this;
+    return new WarmReadView(this.root.useReadTransaction(), {
+      records,
+      vectors,
+      associations,
+      meta,
+      access,
+      cold,
+    });
+  }
+
+  /**
+   * Sets (not adds) access statistics of restored or imported memories, so loading the same
+   * data twice gives the same counts. Memories not in the tier are skipped.
+   */
+  async setAccess(entries: ReadonlyMap<string, AccessRecord>): Promise<void> {
+    await this.root.transaction(() => {
+      for (const [id, access] of entries) {
+        if (this.records.get(id) !== undefined) void this.access.put(id, access);
       }
     });
   }
@@ -213,37 +286,32 @@ export class WarmStore {
 
   /**
    * Applies a batch of log entries in one transaction and returns, for each entry, the
-   * vector-index operation it implies (run by the caller once the transaction has committed).
-   * Entries at or below the applied LSN are skipped, which makes replay idempotent.
+   * vector-index operations it implies (run by the caller once the transaction has committed).
+   * Entries at or below the applied LSN are skipped, which makes replay idempotent. Cold
+   * records that an entry promotes are read through `cold` inside the transaction.
    */
-  async apply(batch: readonly SequencedEntry[]): Promise<Array<IndexOp | undefined>> {
-    const ops: Array<IndexOp | undefined> = batch.map(() => undefined);
+  async apply(batch: readonly SequencedEntry[], cold: ColdReader): Promise<IndexOp[][]> {
+    const ops: IndexOp[][] = batch.map(() => []);
+    const delta = { records: 0 };
     await this.root.transaction(() => {
       let applied = this.appliedLsn();
-      let nextLabel = this.nextLabel();
+      const labels = { next: this.nextLabel() };
       for (const [position, { lsn, entry }] of batch.entries()) {
         if (lsn <= applied) continue;
+        const out = ops[position]!;
         switch (entry.kind) {
           case 'put': {
             const { id } = entry.record;
-            let label = this.labels.get(id);
-            if (label === undefined && entry.vector) {
-              label = nextLabel++;
-              void this.labels.put(id, label);
-              void this.ids.put(label, id);
-            }
+            if (this.records.get(id) === undefined) delta.records += 1;
             void this.records.put(id, { ...entry.record, lsn });
-            if (entry.vector) {
-              void this.vectors.put(id, entry.vector);
-              ops[position] = { op: 'upsert', label: label!, vector: entry.vector };
-            } else {
-              void this.vectors.remove(id);
-              if (label !== undefined) ops[position] = { op: 'delete', label };
-            }
+            void this.cold.remove(id); // a new version of a cold memory is warm
+            this.putVector(id, entry.vector, labels, out);
             break;
           }
           case 'update': {
-            const base = this.records.get(entry.id);
+            // An update of a cold memory promotes it first (its vector dequantized).
+            const base =
+              this.records.get(entry.id) ?? this.promote(entry.id, cold, labels, out, delta);
             if (base)
               void this.records.put(entry.id, {
                 ...base,
@@ -255,9 +323,11 @@ export class WarmStore {
           }
           case 'delete': {
             const label = this.labels.get(entry.id);
+            if (this.records.get(entry.id) !== undefined) delta.records -= 1;
             void this.records.remove(entry.id);
             void this.vectors.remove(entry.id);
-            if (label !== undefined) ops[position] = { op: 'delete', label };
+            void this.cold.remove(entry.id);
+            if (label !== undefined) out.push({ op: 'delete', label });
             this.removeAssociations(entry.id);
             void this.access.remove(entry.id);
             break;
@@ -269,13 +339,76 @@ export class WarmStore {
           case 'settings':
             void this.meta.put('dimension', entry.dimension);
             break;
+          case 'demote':
+            for (const { id, ...location } of entry.items) this.demote(id, location, out, delta);
+            break;
+          case 'promote':
+            for (const { id, lsn: version } of entry.items)
+              if (this.cold.get(id)?.lsn === version) this.promote(id, cold, labels, out, delta);
+            break;
         }
         applied = lsn;
       }
       void this.meta.put('appliedLsn', applied);
-      void this.meta.put('nextLabel', nextLabel);
+      void this.meta.put('nextLabel', labels.next);
+      void this.meta.put(RECORD_COUNT, this.count() + delta.records);
     });
     return ops;
+  }
+
+  private putVector(
+    id: string,
+    vector: Float32Array | null,
+    labels: { next: number },
+    out: IndexOp[],
+  ): void {
+    let label = this.labels.get(id);
+    if (label === undefined && vector) {
+      label = labels.next++;
+      void this.labels.put(id, label);
+      void this.ids.put(label, id);
+    }
+    if (vector) {
+      void this.vectors.put(id, vector);
+      out.push({ op: 'upsert', label: label!, vector });
+    } else {
+      void this.vectors.remove(id);
+      if (label !== undefined) out.push({ op: 'delete', label });
+    }
+  }
+
+  /** Moves the memory to the cold catalog if it is still the version copied there, else no-op. */
+  private demote(
+    id: string,
+    location: ColdLocation,
+    out: IndexOp[],
+    delta: { records: number },
+  ): void {
+    if (this.records.get(id)?.lsn !== location.lsn) return; // changed or gone since
+    delta.records -= 1;
+    void this.records.remove(id);
+    void this.vectors.remove(id);
+    void this.cold.put(id, location);
+    const label = this.labels.get(id);
+    if (label !== undefined) out.push({ op: 'delete', label });
+  }
+
+  /** Moves a cold memory back to the warm tier (its vector dequantized); returns its record. */
+  private promote(
+    id: string,
+    cold: ColdReader,
+    labels: { next: number },
+    out: IndexOp[],
+    delta: { records: number },
+  ): MemoryRecord | undefined {
+    const location = this.cold.get(id);
+    if (!location) return undefined;
+    const { record, vector } = cold.read(location);
+    if (this.records.get(id) === undefined) delta.records += 1;
+    void this.records.put(id, record);
+    void this.cold.remove(id);
+    this.putVector(id, vector ? dequantize(vector) : null, labels, out);
+    return record;
   }
 
   private removeAssociations(id: string): void {

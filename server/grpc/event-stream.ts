@@ -16,6 +16,7 @@ import type { GrpcContext } from './grpc-context.ts';
 import { mapError, toGrpcError } from './grpc-errors.ts';
 import { eventToWire } from './grpc-wire.ts';
 import { resolveSpaceId } from './space-resolution.ts';
+import { checkDecoded } from './undecodable.ts';
 
 type StreamCall = ServerWritableStream<StreamRequest, SpaceEventMessage>;
 
@@ -61,6 +62,7 @@ export function eventStreamHandler(
     const { request } = call;
     let spaceId;
     try {
+      checkDecoded(request);
       spaceId = resolveSpaceId(call.metadata, [request.memory_space_id], ctx.settings.defaultSpace);
       if (open >= ctx.settings.maxStreamSubscribers) {
         throw new EngramError(

@@ -8,6 +8,8 @@
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { SILENT_LOGGER, type Logger, type ServedEngine } from '../../engine/index.ts';
 import { engramServiceDefinition } from '../../proto/engram/v1/engram-proto.ts';
+import { Authenticator } from '../auth/authenticator.ts';
+import { guardService, type GrpcGuardOptions } from '../auth/grpc-auth.ts';
 import { eventStreamHandler } from './event-stream.ts';
 import { GrpcContext } from './grpc-context.ts';
 import { validateGrpcSettings, type GrpcSettings } from './grpc-settings.ts';
@@ -15,6 +17,7 @@ import { memoryHandlers } from './memory-handlers.ts';
 import { spaceHandlers } from './space-handlers.ts';
 import { StreamGauge, type StreamGaugeSnapshot } from './stream-gauge.ts';
 import { streamingHandlers } from './streaming-handlers.ts';
+import { tolerantDefinition } from './undecodable.ts';
 
 export interface GrpcServerOptions {
   engine: ServedEngine;
@@ -24,6 +27,8 @@ export interface GrpcServerOptions {
   /** 0 picks a free port. */
   port: number;
   settings?: Partial<GrpcSettings>;
+  /** API keys and rate limits (server/auth/grpc-auth.ts); default: auth off, no limit. */
+  security?: Partial<GrpcGuardOptions>;
 }
 
 function bindAddress(host: string, port: number): string {
@@ -57,12 +62,24 @@ export class GrpcServer {
       grpc.streams.add(stop);
       return () => grpc.streams.delete(stop);
     };
-    grpc.server.addService(engramServiceDefinition(), {
+    // Undecodable requests answer INVALID_ARGUMENT, not grpc-js's INTERNAL (undecodable.ts).
+    const definition = tolerantDefinition(engramServiceDefinition());
+    const handlers = {
       ...memoryHandlers(ctx),
       ...spaceHandlers(ctx),
       ...streamingHandlers(ctx, { gauge: grpc.gauge, track }),
       Stream: eventStreamHandler(ctx, { track }),
-    });
+    };
+    // Every handler behind the key check: the space resolvers refuse a call without a grant.
+    grpc.server.addService(
+      definition,
+      guardService(definition, handlers, {
+        auth: Authenticator.none(),
+        rateLimitMax: 0,
+        rateLimitWindowMs: 60_000,
+        ...options.security,
+      }),
+    );
     grpc.boundPort = await new Promise<number>((resolve, reject) => {
       grpc.server.bindAsync(
         bindAddress(options.host, options.port),

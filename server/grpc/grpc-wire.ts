@@ -66,6 +66,7 @@ const EVENT_TYPE_TO_WIRE: Readonly<Record<SpaceEventType, EventTypeName>> = {
 const TIER_TO_WIRE: Readonly<Record<RecallHit['tier'], TierName>> = {
   hot: 'TIER_HOT',
   warm: 'TIER_WARM',
+  cold: 'TIER_COLD',
 };
 
 const SPACE_STATE_TO_WIRE: Readonly<Record<SpaceState, SpaceStateName>> = {
@@ -230,12 +231,6 @@ export interface WireRecall {
 
 /** A recall request as the engine's query and options. */
 export function recallFromWire(req: RecallRequest): WireRecall {
-  if (req.include_cold === true) {
-    throw new EngramError(
-      'ENG_NOT_IMPLEMENTED',
-      'include_cold: the cold tier is not implemented in this build',
-    );
-  }
   const query = text(req.query);
   const embedding = list(req.embedding);
   if ((query === undefined) === (embedding === undefined)) {
@@ -247,6 +242,7 @@ export function recallFromWire(req: RecallRequest): WireRecall {
   const options: RecallOptions = {
     k: req.k === undefined || req.k === 0 ? DEFAULT_K : req.k,
     includeSuppressed: req.include_suppressed === true,
+    includeCold: req.include_cold === true,
   };
   const mode = recallModeFromWire(req.mode);
   if (mode !== undefined) options.mode = mode;
@@ -297,6 +293,15 @@ export function spaceStatsToWire(stats: SpaceStats): SpaceInfo {
   };
   if (stats.pressure !== null) info.pressure = stats.pressure;
   if (stats.dimension !== null) info.dimension = stats.dimension;
+  const tiers = {
+    warm_memories: stats.warmMemories,
+    warm_capacity: stats.warmCapacity,
+    cold_memories: stats.coldMemories,
+    cold_capacity: stats.coldCapacity,
+    cold_bytes: stats.coldBytes,
+  };
+  for (const [key, value] of Object.entries(tiers))
+    if (value !== undefined) info[key as keyof typeof tiers] = value;
   return info;
 }
 

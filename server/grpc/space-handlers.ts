@@ -17,6 +17,7 @@ import type {
   ListSpacesResponse,
   SpaceHealth,
 } from '../../proto/engram/v1/messages.ts';
+import { callAccess } from '../auth/grpc-auth.ts';
 import type { GrpcContext } from './grpc-context.ts';
 import { spaceStateToWire, spaceStatsToWire, spaceSummaryToWire } from './grpc-wire.ts';
 import { namedSpaceId, optionalSpaceId } from './space-resolution.ts';
@@ -79,7 +80,10 @@ export function spaceHandlers(ctx: GrpcContext): UntypedServiceImplementation {
       async (call) => {
         const only = optionalSpaceId(call.metadata, call.request.memory_space_id);
         if (only === undefined) {
-          return { spaces: (await engine.listSpaces()).map(spaceSummaryToWire) };
+          // Only the spaces the call's key may use are listed.
+          const access = callAccess(call.metadata);
+          const visible = (await engine.listSpaces()).filter((s) => access.allowsSpace(s.id));
+          return { spaces: visible.map(spaceSummaryToWire) };
         }
         // Narrowed to one space: only that one is opened; one that does not exist lists nothing
         // (and is not created).
@@ -118,9 +122,12 @@ export function spaceHandlers(ctx: GrpcContext): UntypedServiceImplementation {
 
     Health: unaryCall<HealthRequest, HealthResponse>(ctx, 'Health', async (call) => {
       const only = optionalSpaceId(call.metadata, call.request.memory_space_id);
+      const access = callAccess(call.metadata);
       const ids =
         only === undefined
-          ? (await engine.listSpaces({ counts: false })).map((summary) => summary.id)
+          ? (await engine.listSpaces({ counts: false }))
+              .map((summary) => summary.id)
+              .filter((id) => access.allowsSpace(id))
           : [only];
       const spaces: SpaceHealth[] = [];
       for (const id of ids) spaces.push(await spaceHealth(id));

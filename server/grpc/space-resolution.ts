@@ -2,10 +2,13 @@
  * Which space a gRPC message is for, decided for each message (also each message of a stream):
  * the call's `x-memory-space` metadata, else the message's memory_space_id (nested messages
  * that carry one too must agree with it), else the default space. The id is validated here,
- * before any engine call: an invalid one is ENG_SPACE_ID_INVALID (INVALID_ARGUMENT).
+ * before any engine call: an invalid one is ENG_SPACE_ID_INVALID (INVALID_ARGUMENT). Every id
+ * resolved here is checked against the call's API key (server/auth/grpc-auth.ts) before it is
+ * returned: ENG_AUTH_SPACE_DENIED (PERMISSION_DENIED) for a space the key may not use.
  */
 import type { Metadata } from '@grpc/grpc-js';
 import { EngramError, parseSpaceId, type SpaceId } from '../../engine/index.ts';
+import { callAccess } from '../auth/grpc-auth.ts';
 
 export const SPACE_METADATA_KEY = 'x-memory-space';
 
@@ -39,6 +42,13 @@ function fromMessage(ids: ReadonlyArray<string | undefined>): string | undefined
   return found;
 }
 
+/** The id, parsed and allowed for the call's key. */
+function authorized(metadata: Metadata, raw: string): SpaceId {
+  const id = parseSpaceId(raw);
+  callAccess(metadata).requireSpace(id);
+  return id;
+}
+
 /** The space of a memory request: metadata, else the message, else `defaultSpace`. */
 export function resolveSpaceId(
   metadata: Metadata,
@@ -46,7 +56,7 @@ export function resolveSpaceId(
   defaultSpace: string,
 ): SpaceId {
   const message = fromMessage(messageIds);
-  return parseSpaceId(fromMetadata(metadata) ?? message ?? defaultSpace);
+  return authorized(metadata, fromMetadata(metadata) ?? message ?? defaultSpace);
 }
 
 /** The space a listing is narrowed to (metadata, else the message), or undefined for all. */
@@ -55,7 +65,7 @@ export function optionalSpaceId(
   messageId: string | undefined,
 ): SpaceId | undefined {
   const raw = fromMetadata(metadata) ?? fromMessage([messageId]);
-  return raw === undefined ? undefined : parseSpaceId(raw);
+  return raw === undefined ? undefined : authorized(metadata, raw);
 }
 
 /**
@@ -76,5 +86,5 @@ export function namedSpaceId(metadata: Metadata, messageId: string | undefined):
   if (raw === undefined) {
     throw new EngramError('ENG_REQUEST_INVALID', 'memory_space_id is required');
   }
-  return parseSpaceId(raw);
+  return authorized(metadata, raw);
 }

@@ -2,7 +2,8 @@
  * StreamingRemember and StreamingRecall: bidirectional streams driven by BidiPump. Every
  * request is routed on its own (x-memory-space metadata, else its memory_space_id, else the
  * default space) and answered on its own, with its correlation_id: a bad request gets an
- * `error` response and the stream goes on. A StreamingRemember response is sent only once its
+ * `error` response and the stream goes on (so does one refused by its key or rate limit: the
+ * space is checked and counted per message). A StreamingRemember response is sent only once its
  * write is durable.
  */
 import type { ServerDuplexStream, UntypedServiceImplementation } from '@grpc/grpc-js';
@@ -13,9 +14,11 @@ import type {
   StreamingRememberRequest,
   StreamingRememberResponse,
 } from '../../proto/engram/v1/messages.ts';
+import { consumeRate } from '../auth/grpc-auth.ts';
 import { BidiPump } from './bidi-pump.ts';
 import type { GrpcContext } from './grpc-context.ts';
 import { mapError, toErrorResult } from './grpc-errors.ts';
+import { checkDecoded } from './undecodable.ts';
 import { recallMemories, rememberMemory, storeEpisode } from './memory-operations.ts';
 import { resolveSpaceId } from './space-resolution.ts';
 import type { StreamGauge } from './stream-gauge.ts';
@@ -66,6 +69,7 @@ export function streamingHandlers(
     const correlation_id = request.correlation_id ?? '';
     let spaceId: SpaceId | undefined;
     try {
+      checkDecoded(request);
       const { memory, episode } = request;
       if ((memory === undefined) === (episode === undefined)) {
         throw new EngramError('ENG_REQUEST_INVALID', 'Give exactly one of "memory" or "episode"');
@@ -80,6 +84,7 @@ export function streamingHandlers(
         ],
         defaultSpace,
       );
+      await consumeRate(metadata, spaceId);
       const options = { signal, ackOnly: true };
       const stored = memory
         ? await rememberMemory(ctx, spaceId, memory, options)
@@ -106,6 +111,7 @@ export function streamingHandlers(
     const correlation_id = request.correlation_id ?? '';
     let spaceId: SpaceId | undefined;
     try {
+      checkDecoded(request);
       const query = request.recall;
       if (query === undefined) throw new EngramError('ENG_REQUEST_INVALID', 'recall is required');
       spaceId = resolveSpaceId(
@@ -113,6 +119,7 @@ export function streamingHandlers(
         [request.memory_space_id, query.memory_space_id],
         defaultSpace,
       );
+      await consumeRate(metadata, spaceId);
       const recalled = await recallMemories(ctx, spaceId, query, { signal });
       return { correlation_id, memory_space_id: spaceId, recalled };
     } catch (error) {

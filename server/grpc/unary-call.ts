@@ -7,6 +7,7 @@ import type { handleUnaryCall, ServerUnaryCall } from '@grpc/grpc-js';
 import type { GrpcContext } from './grpc-context.ts';
 import { mapError, toGrpcError } from './grpc-errors.ts';
 import { callSignal } from './call-signal.ts';
+import { checkDecoded } from './undecodable.ts';
 
 export function unaryCall<Req, Res>(
   ctx: GrpcContext,
@@ -16,7 +17,10 @@ export function unaryCall<Req, Res>(
   return (call, callback) => {
     const { signal, dispose } = callSignal(call);
     // Async, so that a synchronous throw (an invalid space id, say) is mapped like any other.
-    (async () => fn(call, signal))().then(
+    (async () => {
+      checkDecoded(call.request);
+      return fn(call, signal);
+    })().then(
       (response) => {
         dispose();
         callback(null, response);

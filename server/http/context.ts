@@ -2,10 +2,13 @@
 import type { FastifyRequest } from 'fastify';
 import {
   EngramError,
+  parseSpaceId,
   type ServedEngine,
   type SpaceHandle,
   type SpaceId,
 } from '../../engine/index.ts';
+import type { Access } from '../auth/access.ts';
+import { accessOf } from '../auth/http-auth.ts';
 import { resolveSpaceId } from './space-routing.ts';
 
 export interface HttpSettings {
@@ -24,6 +27,12 @@ export interface HttpSettings {
   streamHeartbeatMs: number;
   /** Spaces that get their own label in /metrics; the rest are summed under "_other". */
   metricsSpaceLabelsMax: number;
+  /**
+   * Directory whose .backups/ holds the backups this server makes; null: the embedded
+   * backend's data root (a PostgreSQL server has no data root of its own: `engram start`
+   * gives its configured data_root).
+   */
+  backupRoot: string | null;
 }
 
 export const HTTP_DEFAULTS: Readonly<HttpSettings> = Object.freeze({
@@ -36,6 +45,7 @@ export const HTTP_DEFAULTS: Readonly<HttpSettings> = Object.freeze({
   maxStreamBufferedEvents: 10_000,
   streamHeartbeatMs: 15_000,
   metricsSpaceLabelsMax: 100,
+  backupRoot: null,
 });
 
 export class HttpContext {
@@ -44,8 +54,24 @@ export class HttpContext {
     readonly settings: Readonly<HttpSettings>,
   ) {}
 
+  /**
+   * The space the request is routed to, checked against the request's API key here, where it
+   * is resolved: every route that reaches a space through this context is authorized.
+   */
   spaceId(request: FastifyRequest): SpaceId {
-    return resolveSpaceId(request, this.settings.defaultSpace);
+    return this.authorizeSpace(request, resolveSpaceId(request, this.settings.defaultSpace));
+  }
+
+  /** For routes that name their space otherwise (a path parameter, a body id): the same check. */
+  authorizeSpace(request: FastifyRequest, id: string): SpaceId {
+    const spaceId = parseSpaceId(id);
+    accessOf(request).requireSpace(spaceId);
+    return spaceId;
+  }
+
+  /** What the request's key may see, for listings of spaces. */
+  access(request: FastifyRequest): Access {
+    return accessOf(request);
   }
 
   /** The space a write goes to, created on first use when auto-creation is on. */

@@ -112,12 +112,6 @@ export function memoryRoutes(app: FastifyInstance, ctx: HttpContext): void {
 
   const recall = async (space: SpaceHandle | undefined, spaceId: string, wire: RecallWire) => {
     const mode = wire.mode as RecallMode | undefined;
-    if (wire.include_cold) {
-      throw new EngramError(
-        'ENG_NOT_IMPLEMENTED',
-        'include_cold: the cold tier is not implemented in this build',
-      );
-    }
     const hasQuery = wire.query !== undefined;
     if (hasQuery === (wire.embedding !== undefined)) {
       throw new EngramError(
@@ -128,6 +122,7 @@ export function memoryRoutes(app: FastifyInstance, ctx: HttpContext): void {
     const options: RecallOptions = {
       k: wire.k ?? DEFAULT_K,
       includeSuppressed: wire.include_suppressed === true,
+      includeCold: wire.include_cold === true,
     };
     if (mode !== undefined) options.mode = mode;
     if (wire.spread) {
@@ -248,18 +243,12 @@ export function memoryRoutes(app: FastifyInstance, ctx: HttpContext): void {
   app.get('/api/v1/memories', { schema: { querystring: schema.listQuery } }, async (request) => {
     const { id: spaceId, space } = await ctx.forRead(request);
     const q = request.query as { cursor?: string; limit?: number; tier?: string };
-    if (q.tier === 'cold') {
-      throw new EngramError(
-        'ENG_NOT_IMPLEMENTED',
-        'The cold tier is not implemented in this build',
-      );
-    }
     const limit = q.limit ?? 100;
     if (!space) return { memories: [], memory_space: spaceId, next_cursor: null };
     const page = await space.list({
       limit,
       ...(q.cursor === undefined ? {} : { after: q.cursor }),
-      ...(q.tier === undefined ? {} : { tier: q.tier as 'hot' | 'warm' }),
+      ...(q.tier === undefined ? {} : { tier: q.tier as 'hot' | 'warm' | 'cold' }),
     });
     return {
       memories: page.memories.map((m) => memoryToWire(m, spaceId)),

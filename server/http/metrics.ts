@@ -46,7 +46,7 @@ export function metricsRoutes(app: FastifyInstance, ctx: HttpContext): void {
   const walBytes = spaceGauge('engram_space_wal_bytes', 'Bytes in the space log segments');
   const pressure = spaceGauge(
     'engram_space_pressure',
-    'Hot tier occupancy (memories / hot capacity) per open space',
+    'Occupancy of the fullest tier (hot, warm or cold: memories / capacity) per open space',
   );
   const spaces = new Gauge({
     name: 'engram_spaces',

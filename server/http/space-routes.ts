@@ -1,6 +1,6 @@
 /** /api/v1/spaces and the health routes. */
 import type { FastifyInstance } from 'fastify';
-import { EngramError, parseSpaceId } from '../../engine/index.ts';
+import { EngramError } from '../../engine/index.ts';
 import type { HttpContext } from './context.ts';
 import * as schema from './schemas.ts';
 import { spaceStatsToWire, spaceSummaryToWire } from './wire.ts';
@@ -8,9 +8,12 @@ import { spaceStatsToWire, spaceSummaryToWire } from './wire.ts';
 export function spaceRoutes(app: FastifyInstance, ctx: HttpContext): void {
   const { engine } = ctx;
 
-  app.get('/api/v1/spaces', async () => ({
-    spaces: (await engine.listSpaces()).map(spaceSummaryToWire),
-  }));
+  // Only the spaces the request's key may use are listed.
+  app.get('/api/v1/spaces', async (request) => {
+    const access = ctx.access(request);
+    const visible = (await engine.listSpaces()).filter((s) => access.allowsSpace(s.id));
+    return { spaces: visible.map(spaceSummaryToWire) };
+  });
 
   app.post(
     '/api/v1/spaces',
@@ -32,7 +35,7 @@ export function spaceRoutes(app: FastifyInstance, ctx: HttpContext): void {
         ...(body.dedup_threshold === undefined ? {} : { dedupThreshold: body.dedup_threshold }),
       };
       const embedder = body.embedder ?? ctx.settings.defaultEmbedder;
-      const { id, created } = await engine.createSpace(body.id, {
+      const { id, created } = await engine.createSpace(ctx.authorizeSpace(request, body.id), {
         ...(body.dimension === undefined ? {} : { dimension: body.dimension }),
         ...(embedder ? { embedder } : {}),
         settings,
@@ -43,12 +46,12 @@ export function spaceRoutes(app: FastifyInstance, ctx: HttpContext): void {
   );
 
   app.get('/api/v1/spaces/:id', { schema: { params: schema.idParams } }, async (request) => {
-    const id = parseSpaceId((request.params as { id: string }).id);
+    const id = ctx.authorizeSpace(request, (request.params as { id: string }).id);
     return spaceStatsToWire(await (await engine.space(id)).stats());
   });
 
   app.delete('/api/v1/spaces/:id', { schema: { params: schema.idParams } }, async (request) => {
-    const id = parseSpaceId((request.params as { id: string }).id);
+    const id = ctx.authorizeSpace(request, (request.params as { id: string }).id);
     if (!(await engine.deleteSpace(id)))
       throw new EngramError('ENG_SPACE_NOT_FOUND', `No space "${id}"`);
     return { id, deleted: true };
@@ -62,7 +65,7 @@ export function spaceRoutes(app: FastifyInstance, ctx: HttpContext): void {
   });
 
   /**
-   * Measured values only: pressure is the hot tier's occupancy, consolidation_rate is
+   * Measured values only: pressure is the fullest tier's occupancy, consolidation_rate is
    * consolidations per second over the last 10 minutes in this process.
    */
   app.get(
@@ -70,10 +73,13 @@ export function spaceRoutes(app: FastifyInstance, ctx: HttpContext): void {
     { schema: { querystring: schema.spaceOnlyQuery } },
     async (request) => {
       const only = (request.query as { space?: string }).space;
+      const access = ctx.access(request);
       const ids =
         only === undefined
-          ? (await engine.listSpaces({ counts: false })).map((s) => s.id)
-          : [parseSpaceId(only)];
+          ? (await engine.listSpaces({ counts: false }))
+              .map((s) => s.id)
+              .filter((id) => access.allowsSpace(id))
+          : [ctx.authorizeSpace(request, only)];
       const spaces = [];
       let degraded = false;
       for (const id of ids) {

@@ -778,6 +778,32 @@ export function runStorageConformance(name: string, factory: StorageEngineFactor
       });
     }
 
+    test('includeCold finds every memory once; tier listings split the live memories without overlap', async () => {
+      await withEngine(async (engine) => {
+        const space = await newSpace(engine, 'tiers');
+        for (let i = 0; i < 6; i++)
+          await space.remember({ id: `t${i}`, content: `tier ${i}`, vector: vec(1, i, 0) });
+        await space.forget('t5');
+        await settle(space);
+        const hits = await space.recall(vec(1, 0, 0), { k: 10, includeCold: true });
+        assert.deepEqual(hits.map((h) => h.memory.id).sort(), ['t0', 't1', 't2', 't3', 't4']);
+        const ids = async (tier?: 'warm' | 'cold') =>
+          (await space.list({ limit: 10, ...(tier ? { tier } : {}) })).memories.map((m) => m.id);
+        const warm = await ids('warm');
+        const cold = await ids('cold');
+        assert.deepEqual(
+          warm.filter((id) => cold.includes(id)),
+          [],
+        );
+        // A backend without a cold tier lists an empty cold page and every memory as warm.
+        assert.deepEqual([...warm, ...cold].sort(), await ids());
+        await assert.rejects(
+          space.list({ limit: 10, tier: 'frozen' as 'cold' }),
+          rejectsWith('ENG_QUERY_INVALID'),
+        );
+      });
+    });
+
     test('recall in a space without vectors returns nothing', async () => {
       await withEngine(async (engine) => {
         const space = await newSpace(engine, 'no-vectors');

@@ -18,7 +18,6 @@
  * number of rounds (default 50).
  */
 import assert from 'node:assert/strict';
-import { fork, type ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,6 +31,7 @@ import {
   type CrashLine,
   type IntentLine,
 } from '../fixtures/crash-writer.ts';
+import { forkFixture, killFixture, type ForkedFixture } from '../helpers/fork-fixture.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { seededRandom } from '../helpers/vectors.ts';
 
@@ -416,72 +416,9 @@ async function verify(
   return report;
 }
 
-interface Child {
-  process: ChildProcess;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  ready: Promise<string>;
-  stderr: () => string;
-}
-
-function startFixture(dataRoot: string, ackFile: string, seed: number): Child {
-  const env = { ...process.env };
-  delete env.NODE_TEST_CONTEXT; // the fixture is a plain program, not a test file
-  const child = fork(FIXTURE, [dataRoot, ackFile, String(seed)], {
-    execArgv: ['--import', 'tsx'],
-    env,
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const ready = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`fixture not ready after ${READY_TIMEOUT_MS} ms; stderr:\n${stderr}`)),
-      READY_TIMEOUT_MS,
-    );
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-      const line = stdout.split('\n').find((l) => l.startsWith('ready '));
-      if (line) {
-        clearTimeout(timer);
-        resolve(line.slice('ready '.length));
-      }
-    });
-    void exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(
-        new Error(
-          `fixture exited (code ${code}, signal ${signal}) before it was ready; stderr:\n${stderr}`,
-        ),
-      );
-    });
-  });
-  ready.catch(() => undefined); // observed by the round; never an unhandled rejection
-  return { process: child, exited, ready, stderr: () => stderr };
-}
-
-/** SIGKILL by pid, then wait until the process is reaped (its lock is only stale once it is gone). */
-async function kill(child: Child): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (
-    child.process.exitCode === null &&
-    child.process.signalCode === null &&
-    child.process.pid !== undefined
-  ) {
-    try {
-      process.kill(child.process.pid, 'SIGKILL');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-    }
-  }
-  return child.exited;
-}
-
-const children = new Set<Child>();
+const children = new Set<ForkedFixture>();
 after(async () => {
-  await Promise.all([...children].map(kill));
+  await Promise.all([...children].map(killFixture));
 });
 
 test('every acknowledged write survives kill -9 in the middle of concurrent writes, and nothing else appears', async (t) => {
@@ -504,14 +441,16 @@ test('every acknowledged write survives kill -9 in the middle of concurrent writ
     // applying and checkpointing what the previous recovery left.
     const delay = random() < 0.2 ? Math.floor(random() * 150) : 150 + Math.floor(random() * 450);
     const ackFile = join(dir, `acks-${round}.jsonl`);
-    const child = startFixture(dataRoot, ackFile, fixtureSeed);
+    const child = forkFixture(FIXTURE, [dataRoot, ackFile, String(fixtureSeed)], {
+      readyTimeoutMs: READY_TIMEOUT_MS,
+    });
     children.add(child);
     let readyInfo: string;
     try {
       readyInfo = await child.ready;
       await new Promise((resolve) => setTimeout(resolve, delay));
     } finally {
-      const exit = await kill(child);
+      const exit = await killFixture(child);
       children.delete(child);
       assert.equal(
         exit.signal,

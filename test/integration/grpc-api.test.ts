@@ -146,6 +146,13 @@ test('Recall finds by text and by embedding, best first, with filters and k', as
   assert.equal(byText.memories![0]!.tier, 'TIER_WARM');
   assert.ok(byText.memories![0]!.parts!.lexical! > 0);
 
+  const withCold = await client.recall({
+    memory_space_id: 'api-recall',
+    query: 'brown fox',
+    k: 3,
+    include_cold: true,
+  });
+  assert.equal(withCold.memories![0]!.memory!.id, 'r7', 'include_cold is accepted');
   const byVector = await client.recall({
     memory_space_id: 'api-recall',
     embedding: smallVector(4),
@@ -219,7 +226,7 @@ test('Recall in spreading mode follows associations and gives each hit its path;
   assert.ok(memory!.last_access, 'the recall was recorded');
 });
 
-test('Recall refuses a request without exactly one of query and embedding, and unbuilt features', async () => {
+test('Recall refuses a request without exactly one of query and embedding, or of the wrong dimension', async () => {
   await rejectsWith(client.recall({ memory_space_id: 'api-recall' }), {
     status: status.INVALID_ARGUMENT,
     code: 'ENG_REQUEST_INVALID',
@@ -227,10 +234,6 @@ test('Recall refuses a request without exactly one of query and embedding, and u
   await rejectsWith(
     client.recall({ memory_space_id: 'api-recall', query: 'x', embedding: smallVector(1) }),
     { status: status.INVALID_ARGUMENT, code: 'ENG_REQUEST_INVALID' },
-  );
-  await rejectsWith(
-    client.recall({ memory_space_id: 'api-recall', query: 'x', include_cold: true }),
-    { status: status.UNIMPLEMENTED, code: 'ENG_NOT_IMPLEMENTED' },
   );
   await rejectsWith(client.recall({ memory_space_id: 'api-recall', embedding: [1, 2, 3] }), {
     status: status.INVALID_ARGUMENT,
@@ -373,6 +376,8 @@ test('CreateSpace and DeleteSpace need an explicit id and refuse a disagreeing x
   assert.equal(registry.has('api-keep'), true);
   const named = await client.createSpace({}, { space: 'api-by-header' });
   assert.equal(named.space!.memory_space_id, 'api-by-header');
+  assert.equal(named.space!.cold_memories, 0);
+  assert.equal(named.space!.warm_capacity, 1_000_000);
 });
 
 test('Health reports every space with its measured values, or the one asked for', async () => {

@@ -15,6 +15,8 @@ import {
   SPACE_METADATA_KEY,
 } from '../../server/grpc/space-resolution.ts';
 import { fromStruct } from '../../proto/engram/v1/well-known.ts';
+import { Access } from '../../server/auth/access.ts';
+import { authorizeCall } from '../../server/auth/grpc-auth.ts';
 
 test('every engine code maps to the gRPC status of its category, with the code in trailing metadata', () => {
   for (const [code, { category }] of Object.entries(ERROR_CATALOGUE)) {
@@ -65,6 +67,8 @@ test('a stream’s per-message error carries code, message, status and details',
 function metadata(...spaces: string[]): Metadata {
   const m = new Metadata();
   for (const space of spaces) m.add(SPACE_METADATA_KEY, space);
+  // The resolvers refuse a call that was never authorized (auth_mode "none" grants everything).
+  authorizeCall(m, Access.open('read'));
   return m;
 }
 

@@ -57,7 +57,7 @@ test('health and metrics report the measured pressure', async () => {
   assert.match(metrics.body, /engram_space_pressure\{space="pressured"\} 0\.3/);
 });
 
-test('listing by tier: hot lists the in-memory copies, warm every memory; cold is not built', async () => {
+test('listing by tier: hot lists the in-memory copies, warm the LMDB tier, cold the archive', async () => {
   const api = await testApi();
   const headers = { 'x-memory-space': 'tiers' };
   for (const content of ['alpha note', 'beta note', 'gamma entry']) {
@@ -71,9 +71,11 @@ test('listing by tier: hot lists the in-memory copies, warm every memory; cold i
   ]);
   const warm = await api.call('GET', '/api/v1/memories?tier=warm', { headers });
   assert.equal(warm.body.memories.length, 3);
-  assert.equal((await api.call('GET', '/api/v1/memories?tier=cold', { headers })).status, 501);
+  const cold = await api.call('GET', '/api/v1/memories?tier=cold', { headers });
+  assert.equal(cold.status, 200);
+  assert.deepEqual(cold.body.memories, []);
   assert.equal((await api.call('GET', '/api/v1/memories?tier=lukewarm', { headers })).status, 400);
   const described = await api.call('GET', '/api/v1/spaces/tiers');
-  assert.deepEqual(described.body.tiers, { hot: 2, warm: 3, cold: null });
+  assert.deepEqual(described.body.tiers, { hot: 2, warm: 3, cold: 0 });
   assert.equal(described.body.embedder, 'hash');
 });

@@ -122,13 +122,6 @@ test('malformed input gets a 400 or 413 with the catalogue code, never a 500', a
       400,
       'ENG_QUERY_INVALID',
     ],
-    [
-      'POST',
-      '/api/v1/memories/recall',
-      { query: 'x', include_cold: true },
-      501,
-      'ENG_NOT_IMPLEMENTED',
-    ],
     ['GET', '/api/v1/memories?limit=0', undefined, 400, 'ENG_QUERY_INVALID'],
     ['PATCH', '/api/v1/memories/x', {}, 400, 'ENG_REQUEST_INVALID'],
     ['POST', '/api/v1/spaces', { id: 'Bad Id' }, 400, 'ENG_SPACE_ID_INVALID'],

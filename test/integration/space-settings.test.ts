@@ -41,3 +41,16 @@ test('space settings are validated, kept in space.json, and settable over HTTP',
   assert.equal(two.body.deduplicated, true);
   assert.equal(two.body.id, one.body.id);
 });
+
+test('a dimension the embedder cannot take is a 400 ENG_OPTIONS_INVALID, not an internal error', async () => {
+  const api = await testApi();
+  for (const dimension of [1, 7]) {
+    const created = await api.call('POST', '/api/v1/spaces', {
+      body: { id: `tiny-${dimension}`, dimension, embedder: 'hash' },
+    });
+    assert.equal(created.status, 400, JSON.stringify(created.body));
+    assert.equal(created.body.error.code, 'ENG_OPTIONS_INVALID');
+    assert.match(created.body.error.message, /hash.*8 to 65536/);
+  }
+  assert.equal(await api.engine.hasSpace('tiny-1'), false);
+});

@@ -1,19 +1,20 @@
 /**
  * [embedder] reaches the engine through Registry.open's deps.embedders: the "openai" embedder
- * calls the configured endpoint with the key from the variable named by api_key_env, and the
- * hash dimension applies to new spaces.
+ * calls the configured endpoint with the key from the variable named by api_key_env, the "onnx"
+ * embedder loads the configured model directory, and the hash dimension applies to new spaces.
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { Registry } from '../../engine/index.ts';
-import { embedderSetup } from '../../cli/config/embedders.ts';
+import { Registry, type OnnxEmbedder } from '../../engine/index.ts';
+import { embedderSetup, loadModelEmbedders } from '../../cli/config/embedders.ts';
 import { loadConfig } from '../../cli/config/load-config.ts';
 import { toEngineOptions } from '../../cli/config/server-options.ts';
+import { SEP_ID, expectedVector, tinyIds, writeTinyModelDir } from '../helpers/tiny-onnx.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'engram-config-embedders-'));
 after(() => rm(dir, { recursive: true, force: true }));
@@ -117,4 +118,59 @@ test('embedder.hash.dimension sets the dimension of new hash spaces; existing on
   } finally {
     await registry.close();
   }
+});
+
+test('the onnx embedder loads the model in embedder.onnx.model_dir with max_tokens and serves onnx spaces', async () => {
+  const modelDir = join(dir, 'onnx-model');
+  await mkdir(modelDir);
+  const model = await writeTinyModelDir(modelDir);
+  const env = {
+    ENGRAM_DATA_ROOT: join(dir, 'onnx'),
+    ENGRAM_ONNX_ENABLED: 'true',
+    ENGRAM_ONNX_MODEL_DIR: modelDir,
+    ENGRAM_ONNX_MAX_TOKENS: '4',
+    ENGRAM_ONNX_BATCH_SIZE: '2',
+    ENGRAM_EMBEDDER: 'onnx',
+  };
+  const config = loadConfig({ env, home: dir });
+  const setup = embedderSetup(config.values, env);
+  assert.deepEqual(setup.onnx, { modelDir, maxTokens: 4, batchSize: 2 });
+  const factories = await loadModelEmbedders(setup);
+  const onnx = factories.onnx!(undefined) as OnnxEmbedder;
+  after(() => onnx.close());
+  const registry = await Registry.open(toEngineOptions(config.values), { embedders: factories });
+  try {
+    await registry.createSpace('onnx-space', { embedder: 'onnx' });
+    const space = await registry.space('onnx-space');
+    await space.remember({ id: 'm1', content: 'red apple on the mat' });
+    assert.equal((await space.stats()).dimension, 8);
+    // max_tokens = 4: [CLS] red apple [SEP].
+    const expected = expectedVector(model, [
+      ...tinyIds('red apple on the mat').slice(0, 3),
+      SEP_ID,
+    ]);
+    const stored = await space.getVector('m1');
+    assert.ok(stored!.every((v, i) => Math.abs(v - expected[i]!) < 1e-5));
+  } finally {
+    await registry.close();
+  }
+});
+
+test('a broken onnx model directory fails loading with the directory and the reason', async () => {
+  const env = { ENGRAM_ONNX_ENABLED: 'true', ENGRAM_ONNX_MODEL_DIR: join(dir, 'no-model') };
+  const setup = embedderSetup(loadConfig({ env, home: dir }).values, env);
+  await assert.rejects(loadModelEmbedders(setup), (error: any) => {
+    assert.equal(error.code, 'ENG_EMBEDDER_UNAVAILABLE');
+    assert.match(error.message, /ONNX embedder at ".*no-model" is unavailable: cannot read/);
+    return true;
+  });
+});
+
+test('the onnx embedder exists only when enabled, and the default embedder "onnx" needs it', async () => {
+  const setup = embedderSetup(loadConfig({ env: {}, home: dir }).values, {});
+  assert.equal(setup.onnx, undefined);
+  assert.deepEqual(Object.keys(await loadModelEmbedders(setup)), ['hash']);
+  assert.throws(() => loadConfig({ env: { ENGRAM_EMBEDDER: 'onnx' }, home: dir }), {
+    message: /embedder\.default .* is "onnx", but embedder\.onnx\.enabled is false/,
+  });
 });

@@ -23,6 +23,7 @@ import {
   toEngineOptions,
   toHttpSettings,
   toPostgresOptions,
+  toSecurityOptions,
 } from '../../cli/config/server-options.ts';
 import { embedderSetup } from '../../cli/config/embedders.ts';
 
@@ -62,6 +63,8 @@ const EVERY_KEY: Record<ConfigKey, [toml: string, effective: unknown]> = {
   'persistence.apply_batch_records': ['26', 26],
   'persistence.index_snapshot_every_records': ['27', 27],
   'persistence.hot_capacity': ['41', 41],
+  'persistence.warm_capacity': ['42', 42],
+  'persistence.cold_capacity': ['43', 43],
   'persistence.access_flush_ms': ['40', 40],
   'recall.activation_half_life_ms': ['86400000', 86_400_000],
   'consolidation.interval_ms': ['60000', 60_000],
@@ -89,6 +92,14 @@ const EVERY_KEY: Record<ConfigKey, [toml: string, effective: unknown]> = {
   'embedder.openai.batch_size': ['38', 38],
   'embedder.openai.timeout_ms': ['39', 39],
   'embedder.openai.retries': ['4', 4],
+  'embedder.onnx.enabled': ['true', true],
+  'embedder.onnx.model_dir': ['"~/models/minilm"', join('/home/tester', 'models', 'minilm')],
+  'embedder.onnx.max_tokens': ['128', 128],
+  'embedder.onnx.batch_size': ['16', 16],
+  'security.auth_mode': ['"api_key"', 'api_key'],
+  'security.cors_origins': ['["https://app.example"]', ['https://app.example']],
+  'security.rate_limit_max': ['44', 44],
+  'security.rate_limit_window_ms': ['45000', 45_000],
 };
 
 /** The TOML document: each key in its table ("embedder.openai.model" -> [embedder.openai] model). */
@@ -139,11 +150,18 @@ test('each value reaches the engine options, the HTTP settings and the embedders
     maxStreamBufferedEvents: 19,
     streamHeartbeatMs: 2000,
     metricsSpaceLabelsMax: 21,
+    backupRoot: join('/home/tester', 'engram-data'),
   });
-  const { factories } = embedderSetup(v, { MY_EMBEDDING_KEY: 'k' });
+  const { factories, onnx } = embedderSetup(v, { MY_EMBEDDING_KEY: 'k' });
   assert.equal(factories.hash!(undefined).dimension, 64);
   const openai = factories.openai!(undefined);
   assert.deepEqual([openai.name, openai.dimension], ['openai:nomic-embed-text', 768]);
+  // The model itself loads at start (test/unit/config-embedders.test.ts loads a real one).
+  assert.deepEqual(onnx, {
+    modelDir: join('/home/tester', 'models', 'minilm'),
+    maxTokens: 128,
+    batchSize: 16,
+  });
   assert.deepEqual(toPostgresOptions(v), {
     url: 'postgres://engram@db.internal/engram',
     schema: 'tenant_memories',
@@ -168,6 +186,12 @@ test('each value reaches the engine options, the HTTP settings and the embedders
         ] as const
       ).map((option) => [option, engine[option]]),
     ),
+  });
+  assert.deepEqual(toSecurityOptions(v), {
+    authMode: 'api_key',
+    corsOrigins: ['https://app.example'],
+    rateLimitMax: 44,
+    rateLimitWindowMs: 45_000,
   });
   // The rest (host, ports, log level, bootstrap spaces) is read by `engram start`
   // itself; test/integration/cli-start-stop.test.ts starts a server from a file.
@@ -204,7 +228,11 @@ test("defaults are the engine's, the HTTP server's and the server's own defaults
     if (option === 'eagerSpaces') continue; // bootstrap_spaces, opened by `engram start`
     assert.deepEqual(engine[option as keyof typeof engine], value, option);
   }
-  assert.deepEqual(toHttpSettings(config.values), { ...HTTP_DEFAULTS });
+  // The one HTTP setting the CLI always fills: backups go under the configured data root.
+  assert.deepEqual(toHttpSettings(config.values), {
+    ...HTTP_DEFAULTS,
+    backupRoot: config.values['persistence.data_root'],
+  });
   assert.equal(config.values['persistence.data_root'], '/home/tester/.local/share/engram');
 });
 

@@ -71,14 +71,15 @@ test('an unknown section is rejected with a hint; a key far from every name gets
   assert.match(await refusal('server = 1\n'), /"server" in .* must be a table \(\[server\]\)/);
 });
 
-test('[security] may be empty, but holds no settings until authentication exists', async () => {
+test('[security] may be empty; API keys in it are refused: they are created with engram keys', async () => {
   const empty = join(dir, 'security-empty.toml');
   await writeFile(empty, '[security]\n');
   assert.equal(loadConfig({ configPath: empty, env: {}, home }).file.loaded, true);
   assert.match(
     await refusal('[security]\napi_keys = ["k"]\n'),
-    /Unsupported key "security\.api_keys" .*authentication and authorization land with issue 7/,
+    /Unsupported key "security\.api_keys" .*engram keys create/,
   );
+  assert.match(await refusal('[security]\nauth_mode = "open"\n'), /auth_mode/);
 });
 
 test('an API key in the file is refused: the file names the variable that holds it', async () => {
@@ -185,7 +186,11 @@ test('space ids and the embedder choice are checked across keys', async () => {
   );
   assert.match(
     await refusal('[embedder]\ndefault = "onnx"\n'),
-    /must be one of "hash", "openai", "none", got "onnx"/,
+    /embedder\.default .* is "onnx", but embedder\.onnx\.enabled is false/,
+  );
+  assert.match(
+    await refusal('[embedder]\ndefault = "bert"\n'),
+    /must be one of "hash", "openai", "onnx", "none", got "bert"/,
   );
 });
 

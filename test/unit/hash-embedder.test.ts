@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { HashEmbedder } from '../../engine/embed/hash-embedder.ts';
+import { isEngramError } from '../../engine/errors.ts';
 import { cosineSimilarity } from '../../engine/memory.ts';
 
 const embedder = new HashEmbedder(384);
@@ -32,6 +33,10 @@ test('text without letters or digits still gets a non-zero vector', () => {
 });
 
 test('an out-of-range dimension is refused', () => {
-  assert.throws(() => new HashEmbedder(4), RangeError);
-  assert.throws(() => new HashEmbedder(1.5), RangeError);
+  for (const dimension of [4, 1.5, 70_000]) {
+    assert.throws(
+      () => new HashEmbedder(dimension),
+      (error: unknown) => isEngramError(error, 'ENG_OPTIONS_INVALID'),
+    );
+  }
 });

@@ -32,6 +32,8 @@ export interface PostgresEngineContext {
   exclusive<T>(key: string, fn: () => Promise<T>): Promise<T>;
   /** Throws ENG_SPACE_CLOSED once the engine is closing. */
   assertOpen(): void;
+  /** Writes the access counts gathered in this process (before a snapshot reads them). */
+  flushAccess(): Promise<void>;
   /** Keeps `work` in the set close() waits for. */
   track<T>(work: Promise<T>): Promise<T>;
 }

@@ -27,6 +27,8 @@ import {
 } from '../../memory.ts';
 import { checkRecallOptions } from '../../recall-options.ts';
 import type { SpaceId } from '../../space-id.ts';
+import { checkSnapshotMemory, type LoadReport } from '../../space-load.ts';
+import type { SnapshotMemory, SpaceSnapshot } from '../../space-snapshot.ts';
 import { modeNeedsText } from '../../space-recall.ts';
 import { isConstant } from '../../space-settings.ts';
 import { checkSpreadOptions } from '../../spreading.ts';
@@ -53,6 +55,7 @@ import {
 } from './postgres-recall.ts';
 import { planSpaceConsolidations } from './space-consolidation.ts';
 import { spreadFrom } from './space-spreading.ts';
+import { putAccess, snapshotMemories } from './space-transfer.ts';
 import type { SpaceRow, Tx } from './space-transactions.ts';
 import {
   deleteMemory,
@@ -506,7 +509,9 @@ export class PostgresSpaceHandle implements SpaceHandle {
   async list(options: ListOptions): Promise<ListPage> {
     const { after, limit } = options;
     checkListTier(options.tier);
-    if (options.tier === 'hot') return { memories: [], nextCursor: undefined }; // no hot tier here
+    // No hot or cold tier here (every memory is searchable): those listings are empty pages.
+    if (options.tier === 'hot' || options.tier === 'cold')
+      return { memories: [], nextCursor: undefined };
     if (!Number.isInteger(limit) || limit < 1 || limit > this.ctx.options.maxListLimit) {
       throw new EngramError(
         'ENG_QUERY_INVALID',
@@ -598,5 +603,100 @@ export class PostgresSpaceHandle implements SpaceHandle {
       ),
     );
     return rows.map((row) => this.view(recordOf(row), storedAccessOf(row)));
+  }
+
+  // ---- backup, restore, export, import (space-transfer.ts) -----------------------------------
+
+  /** The space as of one REPEATABLE READ snapshot, streamed page by page while `fn` runs. */
+  async snapshot<T>(fn: (snapshot: SpaceSnapshot) => Promise<T>): Promise<T> {
+    await this.ctx.flushAccess();
+    return this.read(async (tx, row) => {
+      const [meta] = await tx.query<{ created_at: Date; settings: Record<string, unknown> }>(
+        `SELECT created_at, settings FROM ${this.ctx.schema}.spaces WHERE space_id = $1`,
+        [this.id],
+      );
+      return fn({
+        space: this.id,
+        lsn: row.lastLsn,
+        createdAt: meta!.created_at.toISOString(),
+        dimension: row.dimension,
+        embedder: row.embedder,
+        settings: { ...meta!.settings },
+        memoryCount: row.memories,
+        memories: () => snapshotMemories(tx, this.ctx.schema, this.ctx.vectors, this.id),
+      });
+    });
+  }
+
+  /**
+   * Stores memories as they were (engine/space-load.ts validates each as strictly as a live
+   * write), one transaction each, then the associations whose two ends exist. Loading the same
+   * items twice gives the same state; a bad item fails alone.
+   */
+  async load(items: readonly SnapshotMemory[], options: CallOptions = {}): Promise<LoadReport> {
+    this.ctx.assertOpen();
+    this.checkCall(options);
+    const errors: LoadReport['errors'] = items.map(() => undefined);
+    const valid: SnapshotMemory[] = [];
+    let lastLsn = 0;
+    for (const [position, raw] of items.entries()) {
+      try {
+        const item = await this.withVector(checkSnapshotMemory(raw, this.ctx.options), options);
+        lastLsn = Math.max(lastLsn, await this.putLoaded(item));
+        valid.push(item);
+      } catch (error) {
+        if (!isEngramError(error)) throw error;
+        errors[position] = error;
+      }
+    }
+    const links = valid.flatMap(({ record, associations }) =>
+      associations.map((link) => ({ from: record.id, ...link })),
+    );
+    const { unresolved, lsn } = await this.loadLinks(links);
+    return { errors, unresolved, lastLsn: Math.max(lastLsn, lsn) };
+  }
+
+  /** Links whose two ends exist are stored; the others are returned for a later try. */
+  async loadLinks(
+    links: ReadonlyArray<{ from: string; to: string; weight: number }>,
+  ): Promise<{ unresolved: LoadReport['unresolved']; lsn: number }> {
+    const unresolved: LoadReport['unresolved'] = [];
+    let lsn = 0;
+    for (const link of links) {
+      const stored = await this.write(async (tx, row) => {
+        const found = await tx.query(
+          `SELECT id FROM ${this.ctx.schema}.memories WHERE space_id = $1 AND id = ANY($2::text[])`,
+          [this.id, [link.from, link.to]],
+        );
+        if (found.length < (link.from === link.to ? 1 : 2)) {
+          tx.abandon();
+          return false;
+        }
+        await linkMemories(tx, this.ctx.writes, this.id, link, row.lastLsn);
+        lsn = Math.max(lsn, row.lastLsn);
+        return true;
+      });
+      if (!stored) unresolved.push(link);
+    }
+    return { unresolved, lsn };
+  }
+
+  /** An item loaded without a vector gets one from the space's embedder, as remember() would. */
+  private async withVector(item: SnapshotMemory, options: CallOptions): Promise<SnapshotMemory> {
+    if (item.vector !== null) return item;
+    const { embedder } = await this.ctx.embedderOf(this.id);
+    if (embedder instanceof EngramError && embedder.code === 'ENG_EMBEDDER_MISSING') return item;
+    const vector = await this.embed(embedder, item.record.content, options);
+    return { ...item, vector, record: { ...item.record, hasVector: true } };
+  }
+
+  private putLoaded(item: SnapshotMemory): Promise<number> {
+    return this.write(async (tx, row) => {
+      if (item.vector) await this.fixDimension(tx, row, item.vector.length);
+      const record = { ...item.record, hasVector: item.vector !== null, lsn: row.lastLsn };
+      await putMemory(tx, this.ctx.writes, this.id, record, item.vector);
+      if (item.access) await putAccess(tx, this.ctx.schema, this.id, record, item.access);
+      return row.lastLsn;
+    });
   }
 }

@@ -63,11 +63,11 @@ export async function putMemory(
         lexemes, token_count)
       VALUES (${s}, ${id}, ${p.add(record.content)}, ${p.add(JSON.stringify(record.metadata))}::json,
         ${p.add(record.confidence)}, ${p.add(record.memoryType)}, ${p.add(record.tags)}::text[],
-        ${p.add(record.observedAt)}, false,
+        ${p.add(record.observedAt)}, ${p.add(record.suppressed)},
         ${p.add(record.episode === undefined ? null : JSON.stringify(record.episode))}::json,
         ${p.add(record.consolidation === undefined ? null : JSON.stringify(record.consolidation))}::json,
         ${p.add(record.consolidation?.sources ?? [])}::text[],
-        ${stored}, ${stored}, ${p.add(record.lsn)},
+        ${stored}, ${p.add(record.updatedAt)}, ${p.add(record.lsn)},
         ${ctx.vectors.column(p.add(vector === null ? null : ctx.vectors.format(vector)))},
         ${p.add(terms.tsvector)}::tsvector, ${tokens})
       ON CONFLICT (space_id, id) DO UPDATE SET content = EXCLUDED.content, metadata = EXCLUDED.metadata,

@@ -158,6 +158,11 @@ export interface SpaceInfo {
   hot_capacity?: number;
   pressure?: number;
   consolidation_rate?: number;
+  warm_memories?: number;
+  warm_capacity?: number;
+  cold_memories?: number;
+  cold_capacity?: number;
+  cold_bytes?: number;
 }
 
 export interface SpaceHealth {

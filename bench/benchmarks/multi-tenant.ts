@@ -1,0 +1,197 @@
+/**
+ * multi-tenant: what 1,000 open spaces cost a recall. Recall p50 (k = 10, by vector) when the
+ * data root holds 1 space, against the same when it holds 1,000 spaces of the same size each,
+ * every one of them open, the queries spread over all of them.
+ *
+ * Setup, once: a child fills one space (client 384-d vectors) and closes it; its directory is
+ * copied 1,000 times (space.json id patched), which is what 1,000 filled spaces leave. Each
+ * repetition runs two fresh processes (order alternating): one opens the 1-space root, one the
+ * 1,000-space root; each opens every space, then times registry.space(id) + recall over the same
+ * held-out queries (the 1,000-space process sends query i to space i mod 1,000). Target: the
+ * 1,000-space p50 at most 3% above the 1-space p50.
+ */
+import { join } from 'node:path';
+import { Registry } from '../../engine/index.ts';
+import { EmbeddingGenerator } from '../data.ts';
+import {
+  makeTempDir,
+  quantile,
+  removeTempDir,
+  runChild,
+  type BenchContext,
+  type BenchOutput,
+  type Benchmark,
+} from '../lib.ts';
+import { prefillTemplate } from '../prefill.ts';
+import { copySpace } from './startup-10k.ts';
+
+const SEED = 83;
+const K = 10;
+const QUERIES = 500;
+const TEMPLATE = 'template';
+const DIMENSION = 384;
+
+const spaceId = (i: number) => `tenant-${String(i).padStart(5, '0')}`;
+
+interface TenantParams {
+  dataRoot: string;
+  spaces: number;
+  perSpace: number;
+  recalls: number;
+}
+
+export interface TenantResult {
+  openAllMs: number;
+  p50Ms: number;
+  p99Ms: number;
+  rssBytes: number;
+}
+
+export async function multiTenantTask(p: TenantParams): Promise<TenantResult> {
+  const registry = await Registry.open({
+    dataRoot: p.dataRoot,
+    maxOpenSpaces: p.spaces + 1,
+    maxSpaces: Math.max(p.spaces, 10_000),
+  });
+  const ids = Array.from({ length: p.spaces }, (_, i) => spaceId(i));
+  const t0 = performance.now();
+  for (const id of ids) {
+    const stats = await (await registry.space(id)).stats();
+    if (stats.memories !== p.perSpace || stats.pendingApply !== 0) {
+      throw new Error(
+        `space ${id} opened with ${stats.memories} memories, ${stats.pendingApply} pending`,
+      );
+    }
+  }
+  const openAllMs = performance.now() - t0;
+  const generator = new EmbeddingGenerator({ seed: SEED, dimension: DIMENSION });
+  generator.take(p.perSpace); // the stored ones
+  const queries = generator.take(QUERIES).map((item) => item.vector);
+  const latencies: number[] = [];
+  // One warm-up round over every query, then the measured recalls.
+  for (let i = -QUERIES; i < p.recalls; i++) {
+    const n = i < 0 ? i + QUERIES : i;
+    const t = performance.now();
+    const space = await registry.space(ids[n % ids.length]!);
+    const hits = await space.recall(queries[n % QUERIES]!, { k: K });
+    const ms = performance.now() - t;
+    if (hits.length !== K) throw new Error(`recall returned ${hits.length} hits`);
+    if (i >= 0) latencies.push(ms);
+  }
+  return {
+    openAllMs,
+    p50Ms: quantile(latencies, 0.5),
+    p99Ms: quantile(latencies, 0.99),
+    rssBytes: process.memoryUsage().rss,
+  };
+}
+
+async function buildRoot(template: string, spaces: number): Promise<string> {
+  const root = await makeTempDir(`tenants-${spaces}`);
+  const ids = Array.from({ length: spaces }, (_, i) => spaceId(i));
+  for (let i = 0; i < ids.length; i += 32) {
+    await Promise.all(
+      ids.slice(i, i + 32).map((id) => copySpace(join(template, TEMPLATE), join(root, id), id)),
+    );
+  }
+  return root;
+}
+
+export const multiTenant: Benchmark = {
+  name: 'multi-tenant',
+  description: 'recall p50 with 1 space vs with 1,000 open spaces of the same size',
+  async run(ctx: BenchContext): Promise<BenchOutput> {
+    const reps = ctx.reps ?? 2;
+    const spaces = 1000;
+    const perSpace = Math.round(1000 * ctx.scale);
+    const recalls = 4000;
+    const template = await makeTempDir('tenant-template');
+    const roots: string[] = [];
+    const engine: number[] = [];
+    const baseline: number[] = [];
+    const details: Record<string, number[]> = {
+      p99Ms1000: [],
+      p99Ms1: [],
+      openAllMs1000: [],
+      rssMiB1000: [],
+      rssMiB1: [],
+    };
+    try {
+      await prefillTemplate({
+        dataRoot: template,
+        space: TEMPLATE,
+        count: perSpace,
+        seed: SEED,
+        dimension: DIMENSION,
+      });
+      const started = performance.now();
+      const one = await buildRoot(template, 1);
+      const many = await buildRoot(template, spaces);
+      roots.push(one, many);
+      ctx.log(
+        `template of ${perSpace} memories; ${spaces} copies made in ${Math.round(performance.now() - started)} ms`,
+      );
+      const measure = (dataRoot: string, n: number) =>
+        runChild<TenantResult>(
+          'multi-tenant:run',
+          { dataRoot, spaces: n, perSpace, recalls },
+          { profileDir: ctx.profileDir, timeoutMs: 900_000 },
+        );
+      for (let rep = 0; rep < reps; rep++) {
+        let single: TenantResult;
+        let multi: TenantResult;
+        if (rep % 2 === 0) {
+          single = await measure(one, 1);
+          multi = await measure(many, spaces);
+        } else {
+          multi = await measure(many, spaces);
+          single = await measure(one, 1);
+        }
+        engine.push(multi.p50Ms);
+        baseline.push(single.p50Ms);
+        details.p99Ms1000!.push(multi.p99Ms);
+        details.p99Ms1!.push(single.p99Ms);
+        details.openAllMs1000!.push(multi.openAllMs);
+        details.rssMiB1000!.push(multi.rssBytes / 2 ** 20);
+        details.rssMiB1!.push(single.rssBytes / 2 ** 20);
+        ctx.log(
+          `rep ${rep + 1}/${reps}: p50 ${multi.p50Ms.toFixed(3)} ms with ${spaces} spaces (opened in ${Math.round(multi.openAllMs)} ms, RSS ${Math.round(multi.rssBytes / 2 ** 20)} MiB), ` +
+            `${single.p50Ms.toFixed(3)} ms with 1 (RSS ${Math.round(single.rssBytes / 2 ** 20)} MiB)`,
+        );
+      }
+    } finally {
+      await removeTempDir(template);
+      for (const root of roots) await removeTempDir(root);
+    }
+    return {
+      parameters: {
+        spaces,
+        memoriesPerSpace: perSpace,
+        dimension: DIMENSION,
+        k: K,
+        queries: QUERIES,
+        recalls,
+        repetitions: reps,
+        seed: SEED,
+      },
+      method: [
+        `Setup: one space of ${perSpace} memories (client vectors) filled, applied, indexed and closed by a child; its directory copied ${spaces} times.`,
+        `Each repetition: two fresh processes, order alternating. Each opens its data root (maxOpenSpaces above the count), opens every space, then runs one warm-up round of ${QUERIES} held-out queries and ${recalls} timed calls of registry.space(id) + recall(k=${K}); with ${spaces} spaces query i goes to space i mod ${spaces}.`,
+        'Ratio = p50 with 1,000 spaces / p50 with 1 space (lower is better); target <= 1.03 (overhead <= 3%).',
+      ],
+      rows: [
+        {
+          case: `recall p50, ${spaces} spaces of ${perSpace} vs 1 space`,
+          unit: 'ms',
+          higherIsBetter: false,
+          engineLabel: `${spaces} open spaces`,
+          baselineLabel: '1 space',
+          engine,
+          baseline,
+          target: { on: 'ratio', op: '<=', value: 1.03 },
+          details,
+        },
+      ],
+    };
+  },
+};
