@@ -102,6 +102,26 @@ export function similarityHits(
   }
 }
 
+/** The k-th largest of the numbers added so far (-Infinity until there are k). */
+class KthBest {
+  private readonly top: number[] = [];
+
+  constructor(private readonly k: number) {}
+
+  add(value: number): void {
+    const { top } = this;
+    if (top.length === this.k && value <= top[top.length - 1]!) return;
+    let at = top.findIndex((v) => v < value);
+    if (at === -1) at = top.length;
+    top.splice(at, 0, value);
+    if (top.length > this.k) top.pop();
+  }
+
+  kth(): number {
+    return this.top.length < this.k ? Number.NEGATIVE_INFINITY : this.top[this.k - 1]!;
+  }
+}
+
 export function lexicalHits(
   sources: RecallSources,
   lexical: LexicalIndex,
@@ -113,10 +133,17 @@ export function lexicalHits(
   const results = lexical.search(text);
   const top = results[0]?.score ?? 0;
   const candidates = [];
+  // Results come best first, and weighing only lowers a relevance (by at most 30%): once a
+  // result's relevance is under the k-th best weighed score so far (or the threshold), no later
+  // one can enter the top k, so the rest are never loaded from the warm tier.
+  const best = new KthBest(k);
   for (const { id, score } of results) {
+    const relevance = score / top;
+    if (relevance < threshold || relevance < best.kth()) break;
     const memory = current(sources, id);
-    if (memory && accept(memory))
-      candidates.push({ memory, relevance: score / top, parts: { lexical: score } });
+    if (!memory || !accept(memory)) continue;
+    candidates.push({ memory, relevance, parts: { lexical: score } });
+    best.add(weigh(memory, relevance));
   }
   return rankScored(candidates, k, threshold);
 }

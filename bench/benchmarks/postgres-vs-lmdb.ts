@@ -21,7 +21,7 @@
  *   stats()).
  * - recall: warm-up queries (PGlite: then ANALYZE, which autovacuum would run on a server, and
  *   the warm-up again; see openPglite), then the held-out queries one at a time (k = 10, mode
- *   similarity, default ef_search 64 on both), each call timed; p50/p99 over them.
+ *   similarity, the default ef_search on both), each call timed; p50/p99 over them.
  *
  * This process computes the exact top 10 of every query (cosine over all inserted vectors, by
  * brute force) and recall@10 = mean |hits ∩ exact| / 10. Every memory is stored with
@@ -73,7 +73,7 @@ const HNSW = {
 const PG_ROLE = 'engram_app';
 /**
  * Every memory is stored with confidence 1, so score = cosine and both engines' recall settles
- * on the first index fetch (2k rows, ef_search 64): the ANN path, which recall@10 judges. With
+ * on the first index fetch (2k rows, the default ef_search): the ANN path, which recall@10 judges. With
  * the default confidence (0.7) both engines keep fetching 4x more rows until the k-th weighed
  * score (0.91 x cosine) reaches the rawest cosine fetched; on this data a median query has ~90
  * (4k memories) / ~420 (20k) memories within that margin, so recall fetches 320-1280 rows with

@@ -143,7 +143,7 @@ function buildRaw(corpus: Corpus, dimension: number): hnswlib.HierarchicalNSW {
     randomSeed: 100,
   });
   corpus.memories.forEach((m, i) => index.addPoint(Array.from(m.vector), i));
-  // The engine searches with ef = max(hnswEfSearch, its pool of 2k): 64 for k = 10.
+  // The engine searches with ef = max(hnswEfSearch, its pool of 2k): the default for k = 10.
   index.setEf(Math.max(ENGINE_DEFAULTS.hnswEfSearch, 2 * K));
   return index;
 }
@@ -390,7 +390,7 @@ function qualityBenchmark(
           groundTruth: TRUTH,
         },
         method: [
-          'A fresh process per repetition and case: seeded corpus (clustered unit vectors, generated texts, 200 held-out queries with a planted term in exactly 10 memories each), ground truth by full scan, raw hnswlib index built from the same vectors (cosine, M=16, efConstruction=200, seed 100, ef 64 as the engine uses for k=10), then the engine fills a space (client vectors, durability none) and waits until the index has applied everything.',
+          'A fresh process per repetition and case: seeded corpus (clustered unit vectors, generated texts, 200 held-out queries with a planted term in exactly 10 memories each), ground truth by full scan, raw hnswlib index built from the same vectors (cosine, M=16, efConstruction=200, seed 100, the same ef as the engine (max(hnswEfSearch, 2k))), then the engine fills a space (client vectors, durability none) and waits until the index has applied everything.',
           `Per query, in turn: raw searchKnn(k=10), then engine recall k=10 in each mode (similarity and spreading by vector, lexical and hybrid by text through a lookup embedder that maps the query texts to their vectors); one warm-up pass, then ${passes} measured passes. Latency is per call; recall@10 is the mean share of the ground truth found.`,
           `Ground truth: ${MODES.map((m) => `${m}: ${TRUTH[m]}`).join('; ')}. The exact scan baseline is the ground-truth scan itself, timed per query.`,
           'Ratios are engine / baseline per repetition (for latency lower is better); targets: similarity p99 within 1.5x of raw hnswlib, similarity recall@10 >= 0.95.',

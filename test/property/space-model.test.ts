@@ -6,7 +6,7 @@
  * Ids come from a small pool so that replacing, forgetting and storing again the same id is
  * common; vectors are 3-dimensional with small integer components, so exact ties (parallel
  * vectors) are common too. Recall is checked as an exact top-k against a brute-force cosine
- * over the model: with a handful of memories and efSearch 64 the HNSW search is exact.
+ * over the model: with a handful of memories and the default efSearch the HNSW search is exact.
  *
  * Runs: ENGRAM_PROPERTY_RUNS (default 500) within ENGRAM_PROPERTY_BUDGET_MS (default 40 s; no
  * budget when ENGRAM_PROPERTY_RUNS is set): runs that would start after the budget are skipped
