@@ -24,6 +24,8 @@ import {
 } from '@grpc/grpc-js';
 import { engramServiceDefinition } from '../proto/engram/v1/engram-proto.ts';
 import type {
+  CreateApiKeyRequest,
+  CreateApiKeyResponse,
   CreateSpaceRequest,
   CreateSpaceResponse,
   DeleteSpaceRequest,
@@ -34,12 +36,16 @@ import type {
   GetMemoryResponse,
   HealthRequest,
   HealthResponse,
+  ListApiKeysRequest,
+  ListApiKeysResponse,
   ListSpacesRequest,
   ListSpacesResponse,
   RecallRequest,
   RecallResponse,
   RememberRequest,
   RememberResponse,
+  RevokeApiKeyRequest,
+  RevokeApiKeyResponse,
   SpaceEventMessage,
   StoreRequest,
   StreamingRecallRequest,
@@ -264,6 +270,23 @@ export class GrpcClient {
 
   health(request: HealthRequest = {}, options?: CallOptions): Promise<HealthResponse> {
     return this.unary('Health', request, options);
+  }
+
+  /** A new API key (admin on "*" needed); `key` is the token, shown in this answer only. */
+  createApiKey(request: CreateApiKeyRequest, options?: CallOptions): Promise<CreateApiKeyResponse> {
+    return this.unary('CreateApiKey', request, options);
+  }
+
+  listApiKeys(
+    request: ListApiKeysRequest = {},
+    options?: CallOptions,
+  ): Promise<ListApiKeysResponse> {
+    return this.unary('ListApiKeys', request, options);
+  }
+
+  /** Revokes a key by id; calls made with it are refused from the next one on. */
+  revokeApiKey(request: RevokeApiKeyRequest, options?: CallOptions): Promise<RevokeApiKeyResponse> {
+    return this.unary('RevokeApiKey', request, options);
   }
 
   // ---- streams -------------------------------------------------------------------------------

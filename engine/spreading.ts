@@ -73,7 +73,10 @@ export function spreadActivation(
         .slice(0, options.fanOut);
       for (const { to, weight } of edges) {
         const score = from.score * weight * options.decay;
-        const known = reached.get(to) ?? next.get(to);
+        // The best so far: from an earlier hop, or from another memory of this hop.
+        const earlier = reached.get(to);
+        const thisHop = next.get(to);
+        const known = thisHop && (!earlier || thisHop.score > earlier.score) ? thisHop : earlier;
         if (known && known.score >= score) continue;
         const memory = known?.memory ?? sources.record(to);
         if (!memory || !sources.accept(memory)) continue;

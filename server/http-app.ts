@@ -83,6 +83,8 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       void (reply as FastifyReply).status(mapped.status).send(mapped.body);
     },
   }) as unknown as FastifyInstance;
+  // Connections beyond the bound are closed by node on accept (the node server exists already).
+  app.server.maxConnections = settings.maxConnections;
   // Unknown fields are errors (ajv must not quietly strip them). Query strings and path
   // parameters arrive as text and are coerced ("5" -> 5); JSON bodies are not ({"content": 42}
   // is an error, not the string "42").

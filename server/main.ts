@@ -89,6 +89,7 @@ function sharedGrpcSettings(http: Partial<HttpSettings> = {}): Partial<GrpcSetti
   if (http.defaultSpace !== undefined) shared.defaultSpace = http.defaultSpace;
   if (http.autoCreateSpaces !== undefined) shared.autoCreateSpaces = http.autoCreateSpaces;
   if (http.defaultEmbedder !== undefined) shared.defaultEmbedder = http.defaultEmbedder;
+  if (http.maxConnections !== undefined) shared.maxConnections = http.maxConnections;
   if (http.maxStreamSubscribers !== undefined)
     shared.maxStreamSubscribers = http.maxStreamSubscribers;
   if (http.maxStreamBufferedEvents !== undefined)

@@ -5,14 +5,13 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import {
-  expiryFromDuration,
   keyToWire,
-  mintApiKey,
   PERMISSIONS,
   type ApiKeyRecord,
   type Permission,
 } from '../../server/auth/api-key.ts';
 import { FileKeyStore } from '../../server/auth/file-key-store.ts';
+import { createKey, revokeKey } from '../../server/auth/key-admin.ts';
 import { addConfigFlags, flagOverrides } from '../config/config-flags.ts';
 import { loadConfig } from '../config/load-config.ts';
 import { printJson, printLine, printNote } from '../output/print.ts';
@@ -53,14 +52,13 @@ function state(key: ApiKeyRecord, now = Date.now()): string {
 async function create(
   opts: StoreFlags & { name: string; spaces: string; permissions: Permission[]; expires?: string },
 ): Promise<void> {
-  const store = storeOf(opts);
-  const { record, token } = await mintApiKey({
+  // The same creation as the admin HTTP route and RPC (server/auth/key-admin.ts).
+  const { record, token } = await createKey(storeOf(opts), {
     name: opts.name,
     spaces: list(opts.spaces),
     permissions: opts.permissions,
-    expiresAt: opts.expires === undefined ? null : expiryFromDuration(opts.expires),
+    expiresIn: opts.expires,
   });
-  await store.add(record);
   if (opts.json) return printJson({ key: token, ...keyToWire(record) });
   printLine(token);
   printNote(
@@ -96,7 +94,7 @@ async function listKeys(opts: StoreFlags): Promise<void> {
 }
 
 async function revoke(id: string, opts: StoreFlags): Promise<void> {
-  const key = await storeOf(opts).revoke(id);
+  const key = await revokeKey(storeOf(opts), id);
   if (opts.json) return printJson(keyToWire(key));
   printLine(`revoked API key ${key.id} ("${key.name}") at ${key.revokedAt}`);
 }

@@ -130,6 +130,14 @@ export const CONFIG_SCHEMA = {
     env: 'ENGRAM_BODY_LIMIT_BYTES',
     doc: 'largest HTTP request body (larger: 413 ENG_BODY_TOO_LARGE)',
   },
+  'server.max_connections': {
+    type: 'integer',
+    default: HTTP_DEFAULTS.maxConnections,
+    min: 1,
+    max: 1_000_000,
+    env: 'ENGRAM_MAX_CONNECTIONS',
+    doc: 'open TCP connections per front end (HTTP and gRPC each); more are closed on accept',
+  },
   'server.max_batch_items': {
     type: 'integer',
     default: HTTP_DEFAULTS.maxBatchItems,

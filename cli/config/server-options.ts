@@ -57,6 +57,7 @@ export function toHttpSettings(v: ConfigValues): Partial<HttpSettings> {
     autoCreateSpaces: v['memory_spaces.auto_create'],
     defaultEmbedder: embedder === 'none' ? null : embedder,
     bodyLimitBytes: v['server.body_limit_bytes'],
+    maxConnections: v['server.max_connections'],
     maxBatchItems: v['server.max_batch_items'],
     maxStreamSubscribers: v['server.max_stream_subscribers'],
     maxStreamBufferedEvents: v['server.max_stream_buffered_events'],

@@ -89,4 +89,7 @@ export const GRPC_METHOD_POLICIES: Readonly<Record<string, RoutePolicy>> = Objec
   DeleteSpace: p('admin', 'space'),
   ListSpaces: p('read', 'listing'),
   Health: p('read', 'listing'),
+  CreateApiKey: p('admin', 'all'),
+  ListApiKeys: p('admin', 'all'),
+  RevokeApiKey: p('admin', 'all'),
 });

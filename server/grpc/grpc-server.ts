@@ -11,8 +11,10 @@ import { engramServiceDefinition } from '../../proto/engram/v1/engram-proto.ts';
 import { Authenticator } from '../auth/authenticator.ts';
 import { guardService, type GrpcGuardOptions } from '../auth/grpc-auth.ts';
 import { eventStreamHandler } from './event-stream.ts';
+import { listenCapped, type CappedListener } from './capped-listener.ts';
 import { GrpcContext } from './grpc-context.ts';
 import { validateGrpcSettings, type GrpcSettings } from './grpc-settings.ts';
+import { keyHandlers } from './key-handlers.ts';
 import { memoryHandlers } from './memory-handlers.ts';
 import { spaceHandlers } from './space-handlers.ts';
 import { StreamGauge, type StreamGaugeSnapshot } from './stream-gauge.ts';
@@ -43,6 +45,7 @@ export class GrpcServer {
   private closing: Promise<void> | undefined;
   private boundPort = 0;
   private boundTarget = '';
+  private listener: CappedListener | undefined;
 
   private constructor(
     private readonly settings: Readonly<GrpcSettings>,
@@ -50,6 +53,7 @@ export class GrpcServer {
   ) {
     this.server = new Server({
       'grpc.max_receive_message_length': settings.maxReceiveMessageBytes,
+      'grpc.max_concurrent_streams': settings.maxConcurrentStreamsPerConnection,
     });
   }
 
@@ -62,31 +66,31 @@ export class GrpcServer {
       grpc.streams.add(stop);
       return () => grpc.streams.delete(stop);
     };
+    const guard: GrpcGuardOptions = {
+      auth: Authenticator.none(),
+      rateLimitMax: 0,
+      rateLimitWindowMs: 60_000,
+      ...options.security,
+    };
     // Undecodable requests answer INVALID_ARGUMENT, not grpc-js's INTERNAL (undecodable.ts).
     const definition = tolerantDefinition(engramServiceDefinition());
     const handlers = {
+      ...keyHandlers(ctx, guard.auth.store),
       ...memoryHandlers(ctx),
       ...spaceHandlers(ctx),
       ...streamingHandlers(ctx, { gauge: grpc.gauge, track }),
       Stream: eventStreamHandler(ctx, { track }),
     };
     // Every handler behind the key check: the space resolvers refuse a call without a grant.
-    grpc.server.addService(
-      definition,
-      guardService(definition, handlers, {
-        auth: Authenticator.none(),
-        rateLimitMax: 0,
-        rateLimitWindowMs: 60_000,
-        ...options.security,
-      }),
-    );
-    grpc.boundPort = await new Promise<number>((resolve, reject) => {
-      grpc.server.bindAsync(
-        bindAddress(options.host, options.port),
-        ServerCredentials.createInsecure(),
-        (error, port) => (error ? reject(error) : resolve(port)),
-      );
+    grpc.server.addService(definition, guardService(definition, handlers, guard));
+    // Our own listener, so that connections are bounded (capped-listener.ts).
+    grpc.listener = await listenCapped(grpc.server, ServerCredentials.createInsecure(), {
+      host: options.host,
+      port: options.port,
+      maxConnections: settings.maxConnections,
+      onError: (err) => logger.warn({ err }, 'gRPC listener error'),
     });
+    grpc.boundPort = grpc.listener.port;
     grpc.boundTarget = bindAddress(options.host, grpc.boundPort);
     logger.info({ target: grpc.boundTarget, port: grpc.boundPort }, 'gRPC listening');
     return grpc;
@@ -120,6 +124,7 @@ export class GrpcServer {
   private async shutdown(): Promise<void> {
     // tryShutdown stops accepting calls at once and calls back when every open call has ended.
     const drained = new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+    const unlistened = this.listener?.close();
     const open = this.streams.size;
     for (const stop of [...this.streams]) stop();
     let timer: NodeJS.Timeout | undefined;
@@ -135,6 +140,7 @@ export class GrpcServer {
       );
       this.server.forceShutdown();
     }
+    await unlistened;
     this.logger.info({ streamsEnded: open }, 'gRPC stopped');
   }
 }

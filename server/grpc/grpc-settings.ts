@@ -18,6 +18,17 @@ export interface GrpcSettings {
   maxStreamSubscribers: number;
   /** Events one Stream subscriber may have waiting (it stopped reading) before it is dropped. */
   maxStreamBufferedEvents: number;
+  /**
+   * Open TCP connections at once (grpc-js has no such option: the server accepts connections
+   * itself and hands them to grpc-js, see capped-listener.ts); more are closed on accept.
+   */
+  maxConnections: number;
+  /**
+   * Calls open at once on one connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS, grpc-js's
+   * 'grpc.max_concurrent_streams'). The client learns it from the server's SETTINGS; a stream
+   * opened beyond it is refused by HTTP/2 (REFUSED_STREAM, which the client sees as UNAVAILABLE).
+   */
+  maxConcurrentStreamsPerConnection: number;
   /** Largest request message accepted, in bytes. */
   maxReceiveMessageBytes: number;
   /** How long close() lets open calls finish before cutting them. */
@@ -31,6 +42,8 @@ export const GRPC_DEFAULTS: Readonly<GrpcSettings> = Object.freeze({
   maxInFlightPerStream: 64,
   maxStreamSubscribers: 1000,
   maxStreamBufferedEvents: 10_000,
+  maxConnections: 1024,
+  maxConcurrentStreamsPerConnection: 1000,
   maxReceiveMessageBytes: 4 * 1024 * 1024,
   shutdownGraceMs: 5000,
 });
@@ -39,6 +52,8 @@ const INTEGER_RANGES: Readonly<Record<string, readonly [number, number]>> = {
   maxInFlightPerStream: [1, 100_000],
   maxStreamSubscribers: [1, 1_000_000],
   maxStreamBufferedEvents: [1, 10_000_000],
+  maxConnections: [1, 1_000_000],
+  maxConcurrentStreamsPerConnection: [1, 1_000_000],
   maxReceiveMessageBytes: [1024, 1024 * 1024 * 1024],
   shutdownGraceMs: [0, 600_000],
 };

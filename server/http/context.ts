@@ -19,6 +19,11 @@ export interface HttpSettings {
   /** Embedder of spaces created by the API when the request names none; null: client vectors only. */
   defaultEmbedder: string | null;
   bodyLimitBytes: number;
+  /**
+   * Open TCP connections the HTTP server accepts at once (node's server.maxConnections); more
+   * are closed by node as soon as they are accepted, before any byte is read.
+   */
+  maxConnections: number;
   maxBatchItems: number;
   /** Open event streams across all spaces. */
   maxStreamSubscribers: number;
@@ -40,6 +45,7 @@ export const HTTP_DEFAULTS: Readonly<HttpSettings> = Object.freeze({
   autoCreateSpaces: true,
   defaultEmbedder: 'hash',
   bodyLimitBytes: 1024 * 1024,
+  maxConnections: 1024,
   maxBatchItems: 256,
   maxStreamSubscribers: 1000,
   maxStreamBufferedEvents: 10_000,

@@ -4,15 +4,8 @@
  * revocation is seen by the next request (the store is read fresh each time).
  */
 import type { FastifyInstance } from 'fastify';
-import { EngramError } from '../../engine/index.ts';
-import {
-  expiryFromDuration,
-  isKeyId,
-  keyToWire,
-  mintApiKey,
-  PERMISSIONS,
-  type Permission,
-} from '../auth/api-key.ts';
+import { keyToWire, PERMISSIONS, type Permission } from '../auth/api-key.ts';
+import { createKey, listKeys, revokeKey } from '../auth/key-admin.ts';
 import type { KeyStore } from '../auth/key-store.ts';
 
 const createBody = {
@@ -38,13 +31,6 @@ const idParams = {
   properties: { id: { type: 'string', maxLength: 64 } },
 } as const;
 
-function storeOf(store: KeyStore | undefined): KeyStore {
-  if (!store) {
-    throw new EngramError('ENG_NOT_IMPLEMENTED', 'This server has no API key store configured');
-  }
-  return store;
-}
-
 export function keyRoutes(app: FastifyInstance, store: KeyStore | undefined): void {
   app.post('/api/v1/keys', { schema: { body: createBody } }, async (request, reply) => {
     const body = request.body as {
@@ -54,25 +40,22 @@ export function keyRoutes(app: FastifyInstance, store: KeyStore | undefined): vo
       expires_in?: string;
       expires_at?: string;
     };
-    if (body.expires_in !== undefined && body.expires_at !== undefined) {
-      throw new EngramError('ENG_KEY_INVALID', 'Give expires_in or expires_at, not both');
-    }
-    const expiresAt =
-      body.expires_in === undefined
-        ? (body.expires_at ?? null)
-        : expiryFromDuration(body.expires_in);
-    const { record, token } = await mintApiKey({ ...body, expiresAt });
-    await storeOf(store).add(record);
+    const { record, token } = await createKey(store, {
+      name: body.name,
+      spaces: body.spaces,
+      permissions: body.permissions,
+      expiresIn: body.expires_in,
+      expiresAt: body.expires_at,
+    });
     return reply.status(201).send({ key: token, ...keyToWire(record) });
   });
 
   app.get('/api/v1/keys', async () => ({
-    keys: (await storeOf(store).list()).map((key) => keyToWire(key)),
+    keys: (await listKeys(store)).map((key) => keyToWire(key)),
   }));
 
   app.delete('/api/v1/keys/:id', { schema: { params: idParams } }, async (request) => {
     const { id } = request.params as { id: string };
-    if (!isKeyId(id)) throw new EngramError('ENG_KEY_NOT_FOUND', `No API key "${id}"`);
-    return keyToWire(await storeOf(store).revoke(id));
+    return keyToWire(await revokeKey(store, id));
   });
 }

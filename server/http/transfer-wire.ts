@@ -64,6 +64,15 @@ export function memoryFromLine(value: unknown): SnapshotMemory {
   const storedAt = asTime(line.stored_at ?? Date.now());
   const count = line.access_count ?? 0;
   const episode = line.episode as Record<string, unknown> | undefined;
+  if (
+    episode !== undefined &&
+    (episode === null || typeof episode !== 'object' || Array.isArray(episode))
+  )
+    throw new EngramError('ENG_FIELD_INVALID', 'episode must be an object', {
+      details: { field: 'episode' },
+    });
+  // No vector: the field absent or null (the space's embedder gives one, if it has one).
+  const embedding = line.embedding ?? undefined;
   return {
     record: {
       id: line.id as string,
@@ -85,9 +94,9 @@ export function memoryFromLine(value: unknown): SnapshotMemory {
       ...(line.consolidation === undefined ? {} : { consolidation: line.consolidation as never }),
       storedAt,
       updatedAt: asTime(line.updated_at ?? storedAt),
-      hasVector: line.embedding !== undefined,
+      hasVector: embedding !== undefined,
     },
-    vector: line.embedding === undefined ? null : (line.embedding as never),
+    vector: embedding === undefined ? null : (embedding as never),
     access:
       count === 0
         ? null

@@ -342,6 +342,9 @@ const RPC_SAMPLES: Record<string, { request: Record<string, unknown>; byId?: boo
   DeleteSpace: { request: { memory_space_id: 'bravo' } },
   ListSpaces: { request: {} },
   Health: { request: {} },
+  CreateApiKey: { request: { name: 'minted', spaces: ['*'], permissions: ['admin'] } },
+  ListApiKeys: { request: {} },
+  RevokeApiKey: { request: { id: '0123456789abcdef' } },
 };
 
 describe('gRPC: a key for alpha gets nothing of bravo from any RPC', async () => {

@@ -44,6 +44,16 @@ async function callEach(client: GrpcClient, name: string): Promise<void> {
       return void (await client.listSpaces({}));
     case 'Health':
       return void (await client.health({}));
+    case 'CreateApiKey':
+      return void (await client.createApiKey({
+        name: 'x',
+        spaces: ['alpha'],
+        permissions: ['read'],
+      }));
+    case 'ListApiKeys':
+      return void (await client.listApiKeys());
+    case 'RevokeApiKey':
+      return void (await client.revokeApiKey({ id: '0123456789abcdef' }));
     case 'Stream': {
       const sub = client.stream(on);
       await sub.ready;

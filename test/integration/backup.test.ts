@@ -216,7 +216,19 @@ test('a corrupted or truncated backup is refused with a clear message, restoring
 
 test('backup names that could leave the backup directory are refused', async () => {
   const store = new BackupStore(registry.options.dataRoot);
-  for (const name of ['..', '../engram.lock', 'a/b', 'x\u0000.engram-backup', 'z'.repeat(10_000)]) {
+  const valid = 'default-20240101T000000Z-deadbeef.engram-backup';
+  for (const name of [
+    '..',
+    '../engram.lock',
+    'a/b',
+    'x\u0000.engram-backup',
+    'z'.repeat(10_000),
+    `${valid}\u0000`,
+    // Unicode look-alikes of a valid name: Cyrillic a, fullwidth and division slashes.
+    valid.replace('a', '\u0430'),
+    `..\uFF0F${valid}`,
+    `..\u2215${valid}`,
+  ]) {
     await assert.rejects(store.path(name), { code: 'ENG_BACKUP_NAME_INVALID' });
   }
   for (const url of [
@@ -224,6 +236,9 @@ test('backup names that could leave the backup directory are refused', async () 
     '/api/v1/backups/..%2Fengram.lock',
     '/api/v1/backups/%2E%2E',
     '/api/v1/backups/default-20240101T000000Z-deadbeef.engram-backup%00',
+    '/api/v1/backups/def%D0%B0ult-20240101T000000Z-deadbeef.engram-backup',
+    '/api/v1/backups/..%EF%BC%8Fengram.lock',
+    '/api/v1/backups/..%E2%88%95engram.lock',
     `/api/v1/backups/${'a'.repeat(10_000)}`,
   ]) {
     const answer = await api.call('GET', url);

@@ -112,22 +112,24 @@ test('bad lines are reported with their line numbers and the valid ones applied'
     good('ok-2'),
     JSON.stringify({ id: 'big', content: 'x'.repeat(5 * 1024 * 1024) }),
     good('ok-3'),
+    JSON.stringify({ id: 'ep', content: 'c', episode: null }), // found by the import fuzz test
   ].join('\n');
   const answer = await importText(two, 'lines', text);
   assert.equal(answer.status, 200, JSON.stringify(answer.body));
   assert.equal(answer.body.imported, 3);
-  assert.equal(answer.body.failed, 6);
-  assert.equal(answer.body.lines, 10);
+  assert.equal(answer.body.failed, 7);
+  assert.equal(answer.body.lines, 11);
   const byLine = Object.fromEntries(
     answer.body.errors.map((e: any) => [e.line, `${e.code}: ${e.message}`]),
   );
-  assert.deepEqual(Object.keys(byLine).map(Number), [2, 4, 5, 6, 7, 9]);
+  assert.deepEqual(Object.keys(byLine).map(Number), [2, 4, 5, 6, 7, 9, 11]);
   assert.match(byLine[2], /ENG_REQUEST_INVALID: Invalid JSON/);
   assert.match(byLine[4], /Unknown field "colour"/);
   assert.match(byLine[5], /ENG_FIELD_INVALID: confidence/);
   assert.match(byLine[6], /ENG_VECTOR_DIM_MISMATCH|ENG_VECTOR_INVALID/);
   assert.match(byLine[7], /ENG_MEMORY_ID_INVALID/);
   assert.match(byLine[9], /longer than/);
+  assert.match(byLine[11], /ENG_FIELD_INVALID: episode must be an object/);
   const space = await two.registry.space('lines');
   for (const id of ['ok-1', 'ok-2', 'ok-3']) assert.ok(await space.get(id), id);
   assert.equal(await space.get('x'), undefined);

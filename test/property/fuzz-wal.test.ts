@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { decodeEntry, encodeEntry, recordTypeOf, type LogEntry } from '../../engine/log-entry.ts';
 import { RECORD_TYPES, decodeRecordAt, encodeRecord } from '../../engine/wal/wal-record.ts';
 import { fuzzParameters } from '../helpers/fuzz.ts';
+import { testRecord } from '../helpers/records.ts';
 
 const MAX_PAYLOAD = 1 << 20;
 
@@ -33,19 +34,9 @@ const entry: fc.Arbitrary<LogEntry> = fc.oneof(
     })
     .map(({ id, content, vector }): LogEntry => ({
       kind: 'put',
-      record: {
-        id,
-        content,
-        metadata: {},
-        confidence: 0.7,
-        memoryType: 'episodic',
-        tags: [],
-        observedAt: 1,
-        suppressed: false,
-        storedAt: 1,
-        updatedAt: 1,
-        hasVector: vector !== null,
-      },
+      record: (({ lsn: _lsn, ...body }) => body)(
+        testRecord(id, { content, hasVector: vector !== null }),
+      ),
       vector,
     })),
 );

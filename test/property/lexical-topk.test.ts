@@ -10,24 +10,12 @@ import { LexicalIndex } from '../../engine/lexical-index.ts';
 import type { MemoryRecord } from '../../engine/memory.ts';
 import { lexicalHits, rankScored, type RecallSources } from '../../engine/space-recall.ts';
 import { fuzzParameters } from '../helpers/fuzz.ts';
+import { testRecord } from '../helpers/records.ts';
 
 const WORDS = ['gene', 'editing', 'crispr', 'protein', 'fold', 'cell', 'lab', 'notes'];
 
 function record(id: string, content: string, confidence: number): MemoryRecord {
-  return {
-    id,
-    content,
-    metadata: {},
-    confidence,
-    memoryType: 'episodic',
-    tags: confidence > 0.5 ? ['high'] : [],
-    observedAt: 1,
-    suppressed: false,
-    storedAt: 1,
-    updatedAt: 1,
-    lsn: 1,
-    hasVector: false,
-  };
+  return testRecord(id, { content, confidence, tags: confidence > 0.5 ? ['high'] : [] });
 }
 
 test('lexical top k with early stopping equals the top k of a full scan', () => {

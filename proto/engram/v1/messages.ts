@@ -334,3 +334,42 @@ export interface HealthResponse {
   status?: HealthStatusName;
   spaces?: SpaceHealth[];
 }
+
+// ---- API keys (key.proto) --------------------------------------------------------------------
+
+export interface ApiKey {
+  id?: string;
+  name?: string;
+  spaces?: string[];
+  permissions?: string[];
+  created_at?: Timestamp;
+  expires_at?: Timestamp;
+  revoked_at?: Timestamp;
+}
+
+export interface CreateApiKeyRequest {
+  name?: string;
+  spaces?: string[];
+  permissions?: string[];
+  expires_in?: string;
+  expires_at?: Timestamp;
+}
+
+export interface CreateApiKeyResponse {
+  key?: string;
+  api_key?: ApiKey;
+}
+
+export type ListApiKeysRequest = Record<string, never>;
+
+export interface ListApiKeysResponse {
+  keys?: ApiKey[];
+}
+
+export interface RevokeApiKeyRequest {
+  id?: string;
+}
+
+export interface RevokeApiKeyResponse {
+  api_key?: ApiKey;
+}
