@@ -1,5 +1,9 @@
 /** The effective configuration -> the options of the engine and the server. */
-import type { EngineOptions, PostgresEngineOptions } from '../../engine/index.ts';
+import {
+  SHARED_LIMIT_OPTIONS,
+  type EngineOptions,
+  type PostgresEngineOptions,
+} from '../../engine/index.ts';
 import type { HttpSettings } from '../../server/http/context.ts';
 import { CONFIG_KEYS, specOf, type ConfigValues } from './config-schema.ts';
 
@@ -15,22 +19,6 @@ export function toEngineOptions(v: ConfigValues): Partial<EngineOptions> {
   return { ...(options as Partial<EngineOptions>), eagerSpaces: [] };
 }
 
-/** The limits both backends share, by the same option names (see postgres-options.ts). */
-const SHARED_LIMITS = [
-  'maxSpaces',
-  'maxContentBytes',
-  'maxMetadataBytes',
-  'maxMemoryIdChars',
-  'maxDimensions',
-  'maxK',
-  'maxListLimit',
-  'accessFlushMs',
-  'activationHalfLifeMs',
-  'hnswM',
-  'hnswEfConstruction',
-  'hnswEfSearch',
-] as const;
-
 /** The PostgreSQL engine's options, or undefined when the configured backend is the embedded one. */
 export function toPostgresOptions(v: ConfigValues): Partial<PostgresEngineOptions> | undefined {
   if (v['persistence.backend'] !== 'postgres') return undefined;
@@ -44,7 +32,8 @@ export function toPostgresOptions(v: ConfigValues): Partial<PostgresEngineOption
     poolMax: v['persistence.postgres_pool_max'],
     migrate: v['persistence.postgres_migrate'],
   };
-  for (const key of SHARED_LIMITS) {
+  // The limits both backends share keep their names (postgres-options.ts).
+  for (const key of SHARED_LIMIT_OPTIONS) {
     if (engine[key] !== undefined) (options as Record<string, unknown>)[key] = engine[key];
   }
   return options;

@@ -9,6 +9,7 @@ export {
 } from './postgres/postgres-engine.ts';
 export {
   POSTGRES_DEFAULTS,
+  SHARED_LIMIT_OPTIONS,
   validatePostgresOptions,
   type PostgresEngineOptions,
 } from './postgres/postgres-options.ts';

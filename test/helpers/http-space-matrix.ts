@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { HttpSettings } from '../../server/http/context.ts';
-import type { TestApi } from './http.ts';
+import type { EngineApi } from './http.ts';
 
 const A = { 'x-memory-space': 'tenant-a' };
 const B = { 'x-memory-space': 'tenant-b' };
@@ -42,7 +42,7 @@ function request(used: Source[], path: string, body?: Record<string, unknown>) {
 }
 
 /** Seeds memory "same" (and "other") in every space, each saying which space it is in. */
-async function seed(api: TestApi): Promise<void> {
+async function seed(api: EngineApi): Promise<void> {
   for (const space of ['default', ...Object.values(NAME)]) {
     await api.engine.createSpace(space, { embedder: 'hash' });
     const handle = await api.engine.space(space);
@@ -53,7 +53,7 @@ async function seed(api: TestApi): Promise<void> {
 
 export function spaceMatrixTests(
   backend: string,
-  makeApi: (settings?: Partial<HttpSettings>) => Promise<TestApi>,
+  makeApi: (settings?: Partial<HttpSettings>) => Promise<EngineApi>,
 ): void {
   test(`${backend}: nothing written in space A is visible, changeable or deletable from space B on any route`, async () => {
     const api = await makeApi();

@@ -5,6 +5,9 @@ import type { HttpSettings } from '../../server/http/context.ts';
 import { buildHttpApp } from '../../server/http-app.ts';
 import { tempDir } from './temp-dir.ts';
 
+/** The backend-neutral part of TestApi: what apiOver() gives for any engine. */
+export type EngineApi = Omit<TestApi, 'registry'>;
+
 export interface TestApi {
   app: FastifyInstance;
   /** The engine behind the app, whichever backend it is. */
@@ -28,10 +31,7 @@ export async function testApi(
 }
 
 /** A fastify app over `engine`; the app and the engine are closed after the test file. */
-export function apiOver(
-  engine: ServedEngine,
-  settings: Partial<HttpSettings> = {},
-): Omit<TestApi, 'registry'> {
+export function apiOver(engine: ServedEngine, settings: Partial<HttpSettings> = {}): EngineApi {
   const app = buildHttpApp({ engine, logger: false, settings });
   after(async () => {
     await app.close();

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setImmediate as tick } from 'node:timers/promises';
 import type { SpaceHandle } from '../../engine/index.ts';
-import { apiOver, testApi } from '../helpers/http.ts';
+import { apiOver, testApi, type EngineApi } from '../helpers/http.ts';
 import { startPglite } from '../helpers/postgres-pglite.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { randomVector, seededRandom } from '../helpers/vectors.ts';
@@ -20,9 +20,8 @@ const lmdb = await testApi({}, { durability: 'none' });
 const postgres = apiOver(await pglite.open(pglite.schema('transfer')), {
   backupRoot: await tempDir(),
 });
-type Api = typeof postgres;
 
-async function exportText(api: Api, space: string): Promise<string> {
+async function exportText(api: EngineApi, space: string): Promise<string> {
   const response = await api.app.inject({
     method: 'GET',
     url: `/api/v1/export?space=${space}&vectors=true`,
@@ -31,7 +30,7 @@ async function exportText(api: Api, space: string): Promise<string> {
   return response.body;
 }
 
-async function importText(api: Api, space: string, text: string): Promise<any> {
+async function importText(api: EngineApi, space: string, text: string): Promise<any> {
   const response = await api.app.inject({
     method: 'POST',
     url: '/api/v1/import',

@@ -8,21 +8,22 @@ import { ENGINE_DEFAULTS, type EngineOptions } from '../../options.ts';
 import type { NotificationConnection } from './notification-connection.ts';
 
 /** The limits the PostgreSQL backend shares, by name and default, with the embedded one. */
-type SharedLimits = Pick<
-  EngineOptions,
-  | 'maxSpaces'
-  | 'maxContentBytes'
-  | 'maxMetadataBytes'
-  | 'maxMemoryIdChars'
-  | 'maxDimensions'
-  | 'maxK'
-  | 'maxListLimit'
-  | 'accessFlushMs'
-  | 'activationHalfLifeMs'
-  | 'hnswM'
-  | 'hnswEfConstruction'
-  | 'hnswEfSearch'
->;
+export const SHARED_LIMIT_OPTIONS = [
+  'maxSpaces',
+  'maxContentBytes',
+  'maxMetadataBytes',
+  'maxMemoryIdChars',
+  'maxDimensions',
+  'maxK',
+  'maxListLimit',
+  'accessFlushMs',
+  'activationHalfLifeMs',
+  'hnswM',
+  'hnswEfConstruction',
+  'hnswEfSearch',
+] as const satisfies ReadonlyArray<keyof EngineOptions>;
+
+type SharedLimits = Pick<EngineOptions, (typeof SHARED_LIMIT_OPTIONS)[number]>;
 
 export interface PostgresEngineOptions extends SharedLimits {
   /** postgres:// URL. The engine builds (and at close ends) a pool and a LISTEN connection on it. */

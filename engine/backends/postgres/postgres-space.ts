@@ -611,8 +611,8 @@ export class PostgresSpaceHandle implements SpaceHandle {
   async snapshot<T>(fn: (snapshot: SpaceSnapshot) => Promise<T>): Promise<T> {
     await this.ctx.flushAccess();
     return this.read(async (tx, row) => {
-      const [meta] = await tx.query<{ created_at: Date; settings: Record<string, unknown> }>(
-        `SELECT created_at, settings FROM ${this.ctx.schema}.spaces WHERE space_id = $1`,
+      const [meta] = await tx.query<{ created_at: Date }>(
+        `SELECT created_at FROM ${this.ctx.schema}.spaces WHERE space_id = $1`,
         [this.id],
       );
       return fn({
@@ -621,7 +621,7 @@ export class PostgresSpaceHandle implements SpaceHandle {
         createdAt: meta!.created_at.toISOString(),
         dimension: row.dimension,
         embedder: row.embedder,
-        settings: { ...meta!.settings },
+        settings: { ...row.settings },
         memoryCount: row.memories,
         memories: () => snapshotMemories(tx, this.ctx.schema, this.ctx.vectors, this.id),
       });
