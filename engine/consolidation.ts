@@ -79,11 +79,11 @@ export interface PlannedConsolidation {
  * Plans groups among `candidates` (uncited episodic memories with vectors). `neighbours`
  * returns the ids most similar to a vector, best first.
  */
-export function planConsolidations(
+export async function planConsolidations(
   candidates: readonly Episodic[],
-  neighbours: (vector: Float32Array, count: number) => string[],
+  neighbours: (vector: Float32Array, count: number) => string[] | Promise<string[]>,
   options: ConsolidationOptions,
-): PlannedConsolidation[] {
+): Promise<PlannedConsolidation[]> {
   const byId = new Map(candidates.map((c) => [c.record.id, c]));
   const used = new Set<string>();
   const plans: PlannedConsolidation[] = [];
@@ -93,7 +93,7 @@ export function planConsolidations(
   for (const seed of ordered) {
     if (used.has(seed.record.id)) continue;
     const group = [seed];
-    for (const id of neighbours(seed.vector, options.maxSources * 4)) {
+    for (const id of await neighbours(seed.vector, options.maxSources * 4)) {
       if (group.length >= options.maxSources) break;
       const other = byId.get(id);
       if (!other || used.has(id) || other === seed) continue;

@@ -151,6 +151,10 @@ export const ERROR_CATALOGUE = {
     category: 'unavailable',
     summary: 'The space did not apply its log far enough in time for a snapshot or a load.',
   },
+  ENG_INDEX_UNAVAILABLE: {
+    category: 'unavailable',
+    summary: 'The vector index thread stopped; the space reopens and rebuilds its index.',
+  },
   ENG_SPACE_EXISTS: {
     category: 'already_exists',
     summary: 'A restore would overwrite an existing space and was not forced.',

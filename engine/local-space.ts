@@ -10,7 +10,7 @@
  * latest change has not reached both the warm tier and the index, deletions included.
  */
 import { join } from 'node:path';
-import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { EngramError, isEngramError } from './errors.ts';
 import type { FileSystem } from './file-system.ts';
 import type { Embedder } from './embed/embedder.ts';
@@ -76,7 +76,7 @@ import {
 import { hnswParams, recoverSpace } from './space-recovery.ts';
 import { readSnapshot, type SnapshotMemory, type SpaceSnapshot } from './space-snapshot.ts';
 import { checkSnapshotMemory, type LoadReport } from './space-load.ts';
-import { HnswIndex } from './vector/hnsw-index.ts';
+import type { IndexHost, RemoteIndex } from './vector/index-host.ts';
 import { ColdTier } from './cold/cold-tier.ts';
 import { demotionBatch, pickDemotions } from './cold/demotion.ts';
 import type { DurableRecord, WalWriter } from './wal/wal-writer.ts';
@@ -90,11 +90,10 @@ export interface SpaceContext {
   logger: Logger;
   embedders: EmbedderCatalog;
   events: EventHub;
+  /** Where the space's HNSW graph lives (one of the registry's index threads). */
+  indexes: IndexHost;
 }
 
-// Index inserts are synchronous (~0.3-0.5 ms each at 384 dimensions): yield this often so
-// acknowledgements and requests are not held up behind a long run of inserts.
-const INDEX_CHUNK = 32;
 /** consolidation_rate is consolidations per second over this window. */
 const CONSOLIDATION_RATE_WINDOW_MS = 10 * 60 * 1000;
 /** A failed demotion (disk full, I/O error) is retried after this long, on the next write. */
@@ -143,7 +142,7 @@ export class LocalSpace {
     private readonly ctx: SpaceContext,
     private meta: SpaceMeta,
     private readonly warm: WarmStore,
-    private index: HnswIndex | undefined,
+    private index: RemoteIndex | undefined,
     private indexedLsn: number,
     private snapshotLsn: number,
     /** Dimension fixed by the space or by a logged settings record (durable or queued). */
@@ -197,6 +196,7 @@ export class LocalSpace {
     } catch (error) {
       await space.cold?.close();
       await recovered.warm.close();
+      recovered.index?.dispose();
       throw error;
     }
     space.scheduleApply();
@@ -239,12 +239,12 @@ export class LocalSpace {
       settings.dedupThreshold !== undefined &&
       !isConstant(vector)
     ) {
-      const duplicate = this.nearest(vector, 1, settings.dedupThreshold)[0];
+      const duplicate = (await this.nearest(vector, 1, settings.dedupThreshold))[0];
       if (duplicate) return this.mergeDuplicate(duplicate.memory, record.confidence);
     }
     const links =
       vector && settings.autoLinkThreshold !== undefined
-        ? this.nearest(vector, settings.autoLinkMax ?? 3, settings.autoLinkThreshold)
+        ? await this.nearest(vector, settings.autoLinkMax ?? 3, settings.autoLinkThreshold)
         : [];
     const lsn = await this.append({ kind: 'put', record, vector });
     // Auto-links follow the memory; a crash in between leaves it stored without them.
@@ -257,14 +257,14 @@ export class LocalSpace {
   }
 
   /** Existing memories nearest to `vector` by cosine, at or above `threshold`. */
-  private nearest(
+  private async nearest(
     vector: Float32Array,
     count: number,
     threshold: number,
-  ): Array<{ memory: MemoryRecord; score: number }> {
+  ): Promise<Array<{ memory: MemoryRecord; score: number }>> {
     const sources = { memtable: this.memtable, warm: this.warm, index: this.index };
     const accept = (): boolean => true;
-    const warm = similarityHits(sources, vector, count, -1, accept);
+    const warm = await similarityHits(sources, vector, count, -1, accept);
     // Cold memories are duplicates and link targets too (a merge or link then promotes them).
     const cold =
       this.cold.count === 0
@@ -399,10 +399,10 @@ export class LocalSpace {
     const sources = { memtable: this.memtable, warm: this.warm, index: this.index };
     const episodic = (record: MemoryRecord): boolean =>
       record.memoryType === 'episodic' && !record.suppressed;
-    const plans = planConsolidations(
+    const plans = await planConsolidations(
       candidates,
-      (vector, count) =>
-        similarityHits(sources, vector, count, options.similarity, episodic).map(
+      async (vector, count) =>
+        (await similarityHits(sources, vector, count, options.similarity, episodic)).map(
           (hit) => hit.memory.id,
         ),
       options,
@@ -884,7 +884,13 @@ export class LocalSpace {
     const seedMode = text === undefined ? 'similarity' : canEmbed ? 'hybrid' : 'lexical';
     // The strongest few hits seed the spread; the rest can still be reached through them.
     const seeds = (
-      await this.scoreRecall(seedMode, query, text, { ...checked, threshold: -1 }, options)
+      await this.scoreRecall(
+        seedMode,
+        query,
+        text,
+        { ...checked, k: Math.max(checked.k, spread.seeds), threshold: -1 },
+        options,
+      )
     )
       .filter((hit) => hit.score > 0)
       .slice(0, spread.seeds);
@@ -1117,9 +1123,12 @@ export class LocalSpace {
     };
   }
 
-  /** True once the log refused a write: the registry reopens the space, re-reading the log from disk. */
+  /**
+   * True once the log refused a write or the index thread was lost: the registry reopens the
+   * space, re-reading the log from disk and rebuilding the graph.
+   */
   get needsReopen(): boolean {
-    return this.wal.failed !== undefined;
+    return this.wal.failed !== undefined || this.index?.lost === true;
   }
 
   // ---- background apply, snapshot and checkpoint -------------------------------------------
@@ -1138,15 +1147,19 @@ export class LocalSpace {
       while (this.unapplied.length > 0) {
         const batch = this.unapplied.slice(0, this.ctx.options.applyBatchRecords);
         const ops = await this.warm.apply(batch, this.cold);
-        for (const [position, { lsn, entry }] of batch.entries()) {
-          for (const op of ops[position] ?? []) this.applyToIndex(op);
+        for (const { entry } of batch) {
           this.cold.sync(memoryIdsOf(entry));
-          const id = memoryIdOf(entry);
-          if (id !== undefined) this.memtable.settle(id, lsn);
           if (entry.kind === 'settings' && this.meta.dimension === null)
             await this.persistDimension(entry.dimension);
-          // Inserts are synchronous and cost ~1 ms each at 384 dimensions: let requests through between chunks.
-          if (position % INDEX_CHUNK === INDEX_CHUNK - 1) await yieldToEventLoop();
+        }
+        // The graph is on an index thread (see vector/index-host.ts): the event loop goes on
+        // while it inserts, and the memtable keeps these memories recallable until it is done.
+        const indexOps = ops.flatMap((perEntry) => perEntry ?? []);
+        const index = this.indexFor(indexOps);
+        if (index && indexOps.length > 0) await index.apply(indexOps);
+        for (const { lsn, entry } of batch) {
+          const id = memoryIdOf(entry);
+          if (id !== undefined) this.memtable.settle(id, lsn);
         }
         this.unapplied.splice(0, batch.length);
         this.indexedLsn = batch.at(-1)!.lsn;
@@ -1171,12 +1184,14 @@ export class LocalSpace {
     }
   }
 
-  private applyToIndex(op: IndexOp): void {
+  /** The space's graph, created (on the thread with the fewest) when the first vector arrives. */
+  private indexFor(ops: IndexOp[]): RemoteIndex | undefined {
     if (!this.index) {
-      if (op.op === 'delete') return;
-      this.index = HnswIndex.create(op.vector.length, hnswParams(this.ctx.options));
+      const first = ops.find((op) => op.op === 'upsert');
+      if (!first) return undefined; // deletes of memories that never had a vector
+      this.index = this.ctx.indexes.create(first.vector.length, hnswParams(this.ctx.options));
     }
-    this.index.apply(op);
+    return this.index;
   }
 
   private async persistDimension(dimension: number): Promise<void> {
@@ -1232,6 +1247,7 @@ export class LocalSpace {
       );
     } finally {
       if (this.retryTimer) clearTimeout(this.retryTimer);
+      this.index?.dispose();
       await this.cold.close();
       await this.warm.close();
     }

@@ -55,6 +55,8 @@ export interface EngineOptions {
   hnswM: number;
   hnswEfConstruction: number;
   hnswEfSearch: number;
+  /** Threads the HNSW graphs of all open spaces run on (inserts and searches leave the event loop). */
+  indexThreads: number;
 }
 
 export const DEFAULT_DATA_ROOT = '~/.local/share/engram';
@@ -89,6 +91,7 @@ export const ENGINE_DEFAULTS: Readonly<Omit<EngineOptions, 'dataRoot'>> = Object
   // recall@10 at 100k x 384 clustered vectors (bench recall-quality-100k, raw hnswlib): ef 64
   // 0.84, 128 0.93, 256 0.98. 256 meets the >= 0.95 the benchmarks hold recall to.
   hnswEfSearch: 256,
+  indexThreads: 1,
 });
 
 const INTEGER_RANGES: Record<string, readonly [number, number]> = {
@@ -117,6 +120,7 @@ const INTEGER_RANGES: Record<string, readonly [number, number]> = {
   hnswM: [2, 128],
   hnswEfConstruction: [1, 10_000],
   hnswEfSearch: [1, 10_000],
+  indexThreads: [1, 64],
 };
 
 const RENAMED: Record<string, string> = {

@@ -10,6 +10,7 @@ import { DataRootLock } from './data-root-lock.ts';
 import { EngramError, ioError, isEngramError } from './errors.ts';
 import { nodeFileSystem, type FileSystem } from './file-system.ts';
 import { SILENT_LOGGER, type Logger } from './logger.ts';
+import { IndexHost } from './vector/index-host.ts';
 import { LocalSpace } from './local-space.ts';
 import type { SpaceSettings } from './space-settings.ts';
 import { checkCreateSpace } from './create-space-options.ts';
@@ -63,13 +64,16 @@ export class Registry implements ServedEngine {
   private closed = false;
   discovery: DiscoveryReport = { spaces: 0, skipped: [], ms: 0 };
   private readonly events = new EventHub();
+  private readonly indexes: IndexHost;
 
   private constructor(
     readonly options: Readonly<EngineOptions>,
     private readonly fs: FileSystem,
     private readonly logger: Logger,
     readonly embedders: EmbedderCatalog,
-  ) {}
+  ) {
+    this.indexes = IndexHost.shared(options.indexThreads);
+  }
 
   static async open(options: Partial<EngineOptions>, deps: RegistryDeps = {}): Promise<Registry> {
     const registry = new Registry(
@@ -273,6 +277,7 @@ export class Registry implements ServedEngine {
         logger: this.logger.child({ space: id, staged: true }),
         embedders: this.embedders,
         events: new EventHub(),
+        indexes: this.indexes,
       });
       try {
         await fill(space);
@@ -384,6 +389,7 @@ export class Registry implements ServedEngine {
       logger,
       embedders: this.embedders,
       events: this.events,
+      indexes: this.indexes,
     }).then(
       (space) => {
         slot.space = space;

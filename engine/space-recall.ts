@@ -14,7 +14,7 @@ import type { LexicalIndex } from './lexical-index.ts';
 import { cosineSimilarity, type MemoryRecord } from './memory.ts';
 import type { Memtable } from './memtable.ts';
 import type { CheckedRecall } from './recall-options.ts';
-import type { HnswIndex } from './vector/hnsw-index.ts';
+import type { RemoteIndex } from './vector/index-host.ts';
 import type { WarmStore } from './warm/warm-store.ts';
 
 export const CONFIDENCE_WEIGHT = 0.3;
@@ -22,7 +22,7 @@ export const CONFIDENCE_WEIGHT = 0.3;
 export interface RecallSources {
   memtable: Memtable;
   warm: WarmStore;
-  index: HnswIndex | undefined;
+  index: RemoteIndex | undefined;
 }
 
 /** A recall result before access statistics and activation are attached. */
@@ -35,8 +35,11 @@ export interface ScoredRecord {
 
 type Accept = CheckedRecall['accept'];
 
+const confidenceFactor = (confidence: number): number =>
+  1 - CONFIDENCE_WEIGHT + CONFIDENCE_WEIGHT * confidence;
+
 const weigh = (memory: MemoryRecord, relevance: number): number =>
-  relevance * (1 - CONFIDENCE_WEIGHT + CONFIDENCE_WEIGHT * memory.confidence);
+  relevance * confidenceFactor(memory.confidence);
 
 function current(sources: RecallSources, id: string): MemoryRecord | undefined {
   const entry = sources.memtable.get(id);
@@ -62,16 +65,21 @@ export function rankScored(
   return out.sort((a, b) => b.score - a.score || (a.memory.id < b.memory.id ? -1 : 1)).slice(0, k);
 }
 
-export function similarityHits(
+export async function similarityHits(
   sources: RecallSources,
   vector: Float32Array,
   k: number,
   threshold: number,
   accept: Accept,
-): ScoredRecord[] {
+): Promise<ScoredRecord[]> {
   const { memtable, warm, index } = sources;
   const tail: Array<{ memory: MemoryRecord; relevance: number; parts: ScoredRecord['parts'] }> = [];
-  for (const [, entry] of memtable.entriesView()) {
+  // The ids in the memtable now are answered from it alone. The index answers later, and by
+  // then the memtable may have let some of them go: their index hits are this same version (or
+  // an older one), never something the scan below missed.
+  const scanned = new Set<string>();
+  for (const [id, entry] of memtable.entriesView()) {
+    scanned.add(id);
     if (entry.record && entry.vector && accept(entry.record)) {
       const similarity = cosineSimilarity(vector, entry.vector);
       tail.push({ memory: entry.record, relevance: similarity, parts: { similarity } });
@@ -79,24 +87,34 @@ export function similarityHits(
   }
   // Ask the index for a pool larger than k and rank the pool by the weighed score: the memtable
   // shadows some index entries, and confidence can lift a hit that is lower by similarity
-  // alone (by at most 30%, so a pool of 2k holds the top k in practice; like the HNSW search
-  // itself this is a re-ranking of the nearest candidates, not an exhaustive scan). When
-  // filters or suppression leave fewer than k, search again with a larger pool.
-  const indexSize = index?.size ?? 0;
+  // alone. No memory outside the pool has a higher similarity than the pool's lowest, nor a
+  // higher confidence than the warm tier's ceiling, so none can score above the bound below:
+  // search again with a larger pool until the k-th score is above it (or filters and
+  // suppression left fewer than k).
   let want = 2 * k + memtable.shadowCount;
   for (;;) {
     const found = [...tail];
-    const results = index?.search(vector, want) ?? [];
+    const results = index ? await index.search(vector, want) : [];
+    const indexSize = index?.size ?? 0;
     for (const { label, score: similarity } of results) {
       const id = warm.idOfLabel(label);
-      if (id === undefined || memtable.has(id)) continue;
+      if (id === undefined || scanned.has(id) || memtable.has(id)) continue;
       const memory = warm.getRecord(id);
       if (memory && accept(memory))
         found.push({ memory, relevance: similarity, parts: { similarity } });
     }
     const top = rankScored(found, k, threshold);
     const lowestFetched = results.at(-1)?.score ?? -2;
-    if (top.length === k || results.length < want || want >= indexSize || lowestFetched < threshold)
+    const outsideBound =
+      lowestFetched >= 0
+        ? lowestFetched * confidenceFactor(warm.confidenceCeiling())
+        : lowestFetched * (1 - CONFIDENCE_WEIGHT);
+    if (
+      results.length < want ||
+      want >= indexSize ||
+      outsideBound < threshold ||
+      (top.length === k && outsideBound < top[k - 1]!.score)
+    )
       return top;
     want = Math.min(indexSize, want * 4);
   }
@@ -148,20 +166,20 @@ export function lexicalHits(
   return rankScored(candidates, k, threshold);
 }
 
-export function hybridHits(
+export async function hybridHits(
   sources: RecallSources,
   lexical: LexicalIndex,
   query: { text: string; vector: Float32Array },
   k: number,
   threshold: number,
   accept: Accept,
-): ScoredRecord[] {
+): Promise<ScoredRecord[]> {
   const pool = Math.max(4 * k, 50);
   const candidates = new Map<
     string,
     { memory: MemoryRecord; similarity?: number; lexical?: number }
   >();
-  for (const hit of similarityHits(sources, query.vector, pool, -1, accept)) {
+  for (const hit of await similarityHits(sources, query.vector, pool, -1, accept)) {
     candidates.set(hit.memory.id, { memory: hit.memory, ...hit.parts });
   }
   const lexicalResults = lexical.search(query.text);

@@ -10,14 +10,16 @@ import { EngramError } from './errors.ts';
 import { decodeEntry, type LogEntry, type SequencedEntry } from './log-entry.ts';
 import type { SpaceContext } from './local-space.ts';
 import type { SpaceMeta } from './space-meta.ts';
-import { HnswIndex, INDEX_MANIFEST, type HnswParams } from './vector/hnsw-index.ts';
+import { findSnapshot, INDEX_MANIFEST, type HnswParams } from './vector/hnsw-index.ts';
+import type { RemoteIndex } from './vector/index-host.ts';
+import type { IndexOp } from './warm/warm-store.ts';
 import { scanWal } from './wal/wal-reader.ts';
 import { WalWriter, type DurableRecord } from './wal/wal-writer.ts';
 import { WarmStore } from './warm/warm-store.ts';
 
 export interface RecoveredSpace {
   warm: WarmStore;
-  index: HnswIndex | undefined;
+  index: RemoteIndex | undefined;
   indexedLsn: number;
   snapshotLsn: number;
   dimension: number | undefined;
@@ -32,28 +34,33 @@ export async function recoverSpace(ctx: SpaceContext, meta: SpaceMeta): Promise<
   const walDir = join(ctx.dir, 'wal');
   await fs.mkdir(walDir);
   const warm = WarmStore.open(join(ctx.dir, 'warm'));
+  const params = hnswParams(options);
+  const replay = new IndexReplay(ctx, params);
   try {
     const appliedLsn = warm.appliedLsn();
     let dimension = warm.dimension() ?? meta.dimension ?? undefined;
-    const params = hnswParams(options);
-
-    let index: HnswIndex | undefined;
     // indexBase: the LSN the in-memory index reflects before replay. snapshotLsn: what the
     // snapshot on disk covers (0 after a rebuild, so the next checkpoint writes one).
     let indexBase = appliedLsn;
     let snapshotLsn = 0;
     if (dimension !== undefined) {
-      const loaded = await HnswIndex.load(fs, join(ctx.dir, 'index'), dimension, params);
-      if (loaded.ok && loaded.lsn <= appliedLsn) {
-        index = loaded.index;
-        indexBase = loaded.lsn;
-        snapshotLsn = loaded.lsn;
+      const found = await findSnapshot(fs, join(ctx.dir, 'index'), dimension);
+      const loaded =
+        found.ok && found.lsn <= appliedLsn
+          ? await ctx.indexes.open(found.path, dimension, params)
+          : undefined;
+      if (found.ok && loaded?.ok) {
+        replay.index = loaded.index;
+        indexBase = found.lsn;
+        snapshotLsn = found.lsn;
       } else {
         // Missing or damaged snapshot: the warm tier holds every live vector, rebuild from it.
-        const reason = loaded.ok
-          ? `snapshot LSN ${loaded.lsn} is ahead of the warm tier (${appliedLsn})`
-          : loaded.reason;
-        index = rebuildIndex(ctx, warm, dimension, reason);
+        const reason = !found.ok
+          ? found.reason
+          : loaded && !loaded.ok
+            ? loaded.reason
+            : `snapshot LSN ${found.lsn} is ahead of the warm tier (${appliedLsn})`;
+        rebuildIndex(ctx, replay, warm, dimension, reason);
       }
     }
 
@@ -89,7 +96,7 @@ export async function recoverSpace(ctx: SpaceContext, meta: SpaceMeta): Promise<
       }
       // In (S, W]: the warm tier has it, the index snapshot does not.
       if (entry.kind === 'settings') dimension ??= entry.dimension;
-      index = catchUpIndex(index, entry, warm, params);
+      await catchUpIndex(replay, entry, warm);
     }
     if (scan.tornTail) {
       logger.warn({ space: ctx.id, ...scan.tornTail }, 'torn log tail truncated');
@@ -109,10 +116,9 @@ export async function recoverSpace(ctx: SpaceContext, meta: SpaceMeta): Promise<
       for (const segment of segments) await fs.unlink(segment.path);
       await fs.fsyncDir(walDir);
       segments = [];
-      index =
-        dimension === undefined
-          ? undefined
-          : rebuildIndex(ctx, warm, dimension, 'log ends below the warm tier');
+      replay.reset();
+      if (dimension !== undefined)
+        rebuildIndex(ctx, replay, warm, dimension, 'log ends below the warm tier');
       snapshotLsn = 0;
     }
     const lastLsn = Math.max(scan.lastLsn, appliedLsn);
@@ -124,6 +130,7 @@ export async function recoverSpace(ctx: SpaceContext, meta: SpaceMeta): Promise<
       `Recovered '${ctx.id}': ${entries} entries, ${corrupted} corrupted, took ${ms} ms`,
     );
 
+    const index = await replay.finish();
     return {
       warm,
       index,
@@ -147,30 +154,76 @@ export async function recoverSpace(ctx: SpaceContext, meta: SpaceMeta): Promise<
         ),
     };
   } catch (error) {
+    replay.reset();
     await warm.close();
     throw error;
   }
 }
 
-function catchUpIndex(
-  index: HnswIndex | undefined,
-  entry: LogEntry,
-  warm: WarmStore,
-  params: HnswParams,
-): HnswIndex | undefined {
-  if (entry.kind === 'demote' || entry.kind === 'promote' || entry.kind === 'update')
-    return catchUpTierMove(index, entry, warm, params);
-  if (entry.kind !== 'put' && entry.kind !== 'delete') return index;
+/** The index being rebuilt or caught up at open: ops are sent in batches, in order. */
+class IndexReplay {
+  index: RemoteIndex | undefined;
+  private ops: IndexOp[] = [];
+  private readonly sent: Array<Promise<void>> = [];
+
+  constructor(
+    private readonly ctx: SpaceContext,
+    private readonly params: HnswParams,
+  ) {}
+
+  apply(op: IndexOp): void {
+    if (!this.index) {
+      if (op.op === 'delete') return;
+      this.index = this.ctx.indexes.create(op.vector.length, this.params);
+    }
+    this.ops.push(op);
+    if (this.ops.length >= REPLAY_BATCH) this.send();
+  }
+
+  /** Whether the graph holds the label, after every op so far. */
+  async has(label: number): Promise<boolean> {
+    if (!this.index) return false;
+    this.send();
+    return this.index.has(label);
+  }
+
+  private send(): void {
+    if (this.ops.length === 0 || !this.index) return;
+    this.sent.push(this.index.apply(this.ops));
+    this.ops = [];
+  }
+
+  /** Waits until the graph holds every op. */
+  async finish(): Promise<RemoteIndex | undefined> {
+    this.send();
+    await Promise.all(this.sent.splice(0));
+    return this.index;
+  }
+
+  /** Drops the graph (a rebuild starts over, or recovery failed). */
+  reset(): void {
+    this.index?.dispose();
+    this.index = undefined;
+    this.ops = [];
+    for (const sent of this.sent.splice(0)) sent.catch(() => undefined);
+  }
+}
+
+/** Index ops sent to the index thread per message while recovering. */
+const REPLAY_BATCH = 1000;
+
+async function catchUpIndex(replay: IndexReplay, entry: LogEntry, warm: WarmStore): Promise<void> {
+  if (entry.kind === 'demote' || entry.kind === 'promote' || entry.kind === 'update') {
+    await catchUpTierMove(replay, entry, warm);
+    return;
+  }
+  if (entry.kind !== 'put' && entry.kind !== 'delete') return;
   const id = entry.kind === 'put' ? entry.record.id : entry.id;
   const label = warm.labelOf(id);
-  if (label === undefined) return index;
-  if (entry.kind === 'put' && entry.vector) {
-    const target = index ?? HnswIndex.create(entry.vector.length, params);
-    target.apply({ op: 'upsert', label, vector: entry.vector });
-    return target;
-  }
-  index?.apply({ op: 'delete', label });
-  return index;
+  if (label === undefined) return;
+  if (entry.kind === 'put' && entry.vector)
+    replay.apply({ op: 'upsert', label, vector: entry.vector });
+  else replay.apply({ op: 'delete', label });
 }
 
 /**
@@ -179,26 +232,23 @@ function catchUpIndex(
  * vector, one now gone from the warm tier leaves the graph. An update may have promoted a cold
  * memory: when its label is missing from the graph it is treated like a promotion.
  */
-function catchUpTierMove(
-  index: HnswIndex | undefined,
+async function catchUpTierMove(
+  replay: IndexReplay,
   entry: Extract<LogEntry, { kind: 'demote' | 'promote' | 'update' }>,
   warm: WarmStore,
-  params: HnswParams,
-): HnswIndex | undefined {
+): Promise<void> {
   const ids = entry.kind === 'update' ? [entry.id] : entry.items.map((item) => item.id);
   for (const id of ids) {
     const label = warm.labelOf(id);
     if (label === undefined) continue;
     const vector = warm.getVector(id);
     // An update only matters here when it promoted the memory (its label is not in the graph).
-    if (vector && (entry.kind !== 'update' || !index?.has(label))) {
-      index ??= HnswIndex.create(vector.length, params);
-      index.apply({ op: 'upsert', label, vector });
+    if (vector && (entry.kind !== 'update' || !(await replay.has(label)))) {
+      replay.apply({ op: 'upsert', label, vector });
     } else if (entry.kind === 'demote' && warm.getRecord(id) === undefined) {
-      index?.apply({ op: 'delete', label });
+      replay.apply({ op: 'delete', label });
     }
   }
-  return index;
 }
 
 function ignoreMissing(error: unknown): void {
@@ -208,25 +258,21 @@ function ignoreMissing(error: unknown): void {
 /** Builds the index from every live vector in the warm tier. */
 function rebuildIndex(
   ctx: SpaceContext,
+  replay: IndexReplay,
   warm: WarmStore,
   dimension: number,
   reason: string,
-): HnswIndex {
-  const { options } = ctx;
-  const started = performance.now();
-  const index = HnswIndex.create(dimension, hnswParams(options));
+): void {
+  replay.reset();
+  replay.index = ctx.indexes.create(dimension, hnswParams(ctx.options));
   let inserted = 0;
   for (const { label, vector } of warm.vectorsWithLabels()) {
-    index.apply({ op: 'upsert', label, vector });
+    replay.apply({ op: 'upsert', label, vector });
     inserted += 1;
   }
   if (inserted > 0 || reason !== 'no snapshot') {
-    ctx.logger.warn(
-      { space: ctx.id, reason, inserted, ms: Math.round(performance.now() - started) },
-      'vector index rebuilt from the warm tier',
-    );
+    ctx.logger.warn({ space: ctx.id, reason, inserted }, 'vector index rebuilt from the warm tier');
   }
-  return index;
 }
 
 export function hnswParams(options: SpaceContext['options']): HnswParams {

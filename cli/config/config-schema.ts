@@ -333,6 +333,11 @@ export const CONFIG_SCHEMA = {
     'ENGRAM_HNSW_EF_SEARCH',
     'HNSW candidate list size at query time (at least k)',
   ),
+  'index.threads': engineInteger(
+    'indexThreads',
+    'ENGRAM_INDEX_THREADS',
+    'threads the vector indexes of all spaces run on',
+  ),
 
   'recall.activation_half_life_ms': engineInteger(
     'activationHalfLifeMs',

@@ -61,32 +61,18 @@ export class HnswIndex {
     dimension: number,
     params: HnswParams,
   ): Promise<SnapshotLoad> {
-    let manifest: Manifest;
-    try {
-      manifest = JSON.parse((await fs.readFile(join(dir, MANIFEST))).toString('utf8')) as Manifest;
-    } catch (error) {
-      const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-      return {
-        ok: false,
-        reason: missing ? 'no snapshot' : `unreadable manifest: ${(error as Error).message}`,
-      };
-    }
-    if (manifest.format_version !== INDEX_FORMAT_VERSION || manifest.dimension !== dimension) {
-      return {
-        ok: false,
-        reason: `snapshot is format ${manifest.format_version} of dimension ${manifest.dimension}`,
-      };
-    }
-    const path = join(dir, manifest.file);
-    let bytes: Buffer;
-    try {
-      bytes = await fs.readFile(path);
-    } catch (error) {
-      return { ok: false, reason: `unreadable snapshot: ${(error as Error).message}` };
-    }
-    if (bytes.length !== manifest.bytes || crc32(bytes) !== manifest.crc32) {
-      return { ok: false, reason: 'snapshot fails its checksum' };
-    }
+    const found = await findSnapshot(fs, dir, dimension);
+    if (!found.ok) return found;
+    const opened = HnswIndex.open(found.path, dimension, params);
+    return opened.ok ? { ok: true, index: opened.index, lsn: found.lsn } : opened;
+  }
+
+  /** Reads a snapshot file already checked by findSnapshot (hnswlib reads the path itself). */
+  static open(
+    path: string,
+    dimension: number,
+    params: HnswParams,
+  ): { ok: true; index: HnswIndex } | { ok: false; reason: string } {
     const native = new hnswlib.HierarchicalNSW('cosine', dimension);
     try {
       native.readIndexSync(path);
@@ -94,7 +80,7 @@ export class HnswIndex {
       return { ok: false, reason: `hnswlib cannot read the snapshot: ${(error as Error).message}` };
     }
     native.setEf(params.efSearch);
-    return { ok: true, index: new HnswIndex(native, dimension, params), lsn: manifest.lsn };
+    return { ok: true, index: new HnswIndex(native, dimension, params) };
   }
 
   /** Elements in the graph, deleted ones included (they keep their slot). */
@@ -152,31 +138,84 @@ export class HnswIndex {
 
   /** Writes a snapshot covering `lsn` and removes older ones. */
   async snapshot(fs: FileSystem, dir: string, lsn: number): Promise<void> {
-    await fs.mkdir(dir);
-    const file = `hnsw-${String(lsn).padStart(20, '0')}.bin`;
-    const temp = join(dir, `.${file}.tmp`);
-    await this.native.writeIndex(temp);
-    await fs.fsyncFile(temp); // hnswlib does not sync: make the bytes durable before naming them
-    const bytes = await fs.readFile(temp);
-    await fs.rename(temp, join(dir, file));
-    await fs.fsyncDir(dir);
-    const manifest: Manifest = {
-      format_version: INDEX_FORMAT_VERSION,
-      lsn,
-      file,
-      bytes: bytes.length,
-      crc32: crc32(bytes),
-      dimension: this.dimension,
+    await publishSnapshot(fs, dir, lsn, this.dimension, (temp) => this.writeFile(temp));
+  }
+
+  /** Serializes the graph to `path` (not synced: publishSnapshot makes it durable). */
+  async writeFile(path: string): Promise<void> {
+    await this.native.writeIndex(path);
+  }
+}
+
+/**
+ * The snapshot named by `dir`'s manifest, if it exists, is of this format and dimension, and
+ * passes its size and checksum: its path and the LSN it covers.
+ */
+export async function findSnapshot(
+  fs: FileSystem,
+  dir: string,
+  dimension: number,
+): Promise<{ ok: true; path: string; lsn: number } | { ok: false; reason: string }> {
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse((await fs.readFile(join(dir, MANIFEST))).toString('utf8')) as Manifest;
+  } catch (error) {
+    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+    return {
+      ok: false,
+      reason: missing ? 'no snapshot' : `unreadable manifest: ${(error as Error).message}`,
     };
-    await writeFileAtomic(fs, join(dir, MANIFEST), Buffer.from(JSON.stringify(manifest)));
-    for (const name of await fs.readdir(dir)) {
-      if (
-        name !== file &&
-        name !== MANIFEST &&
-        (name.startsWith('hnsw-') || name.endsWith('.tmp'))
-      ) {
-        await fs.unlink(join(dir, name));
-      }
+  }
+  if (manifest.format_version !== INDEX_FORMAT_VERSION || manifest.dimension !== dimension) {
+    return {
+      ok: false,
+      reason: `snapshot is format ${manifest.format_version} of dimension ${manifest.dimension}`,
+    };
+  }
+  const path = join(dir, manifest.file);
+  let bytes: Buffer;
+  try {
+    bytes = await fs.readFile(path);
+  } catch (error) {
+    return { ok: false, reason: `unreadable snapshot: ${(error as Error).message}` };
+  }
+  if (bytes.length !== manifest.bytes || crc32(bytes) !== manifest.crc32) {
+    return { ok: false, reason: 'snapshot fails its checksum' };
+  }
+  return { ok: true, path, lsn: manifest.lsn };
+}
+
+/**
+ * Publishes a snapshot covering `lsn`: `write` serializes the graph to a temp file, which is
+ * fsynced, renamed and named by a new manifest; older snapshots are then removed.
+ */
+export async function publishSnapshot(
+  fs: FileSystem,
+  dir: string,
+  lsn: number,
+  dimension: number,
+  write: (temp: string) => Promise<void>,
+): Promise<void> {
+  await fs.mkdir(dir);
+  const file = `hnsw-${String(lsn).padStart(20, '0')}.bin`;
+  const temp = join(dir, `.${file}.tmp`);
+  await write(temp);
+  await fs.fsyncFile(temp); // hnswlib does not sync: make the bytes durable before naming them
+  const bytes = await fs.readFile(temp);
+  await fs.rename(temp, join(dir, file));
+  await fs.fsyncDir(dir);
+  const manifest: Manifest = {
+    format_version: INDEX_FORMAT_VERSION,
+    lsn,
+    file,
+    bytes: bytes.length,
+    crc32: crc32(bytes),
+    dimension,
+  };
+  await writeFileAtomic(fs, join(dir, MANIFEST), Buffer.from(JSON.stringify(manifest)));
+  for (const name of await fs.readdir(dir)) {
+    if (name !== file && name !== MANIFEST && (name.startsWith('hnsw-') || name.endsWith('.tmp'))) {
+      await fs.unlink(join(dir, name));
     }
   }
 }

@@ -77,6 +77,7 @@ function checkMetaPages(path: string): void {
 
 /** `meta` key of the number of memories in `records` (kept by apply()). */
 const RECORD_COUNT = 'recordCount';
+const CONFIDENCE_CEILING = 'confidenceCeiling';
 
 export class WarmStore {
   private constructor(
@@ -125,6 +126,12 @@ export class WarmStore {
       // A warm tier written before the count was kept: count it once.
       if (store.meta.get(RECORD_COUNT) === undefined)
         store.meta.putSync(RECORD_COUNT, store.records.getCount());
+      // Likewise the confidence ceiling: found once by a scan.
+      if (store.meta.get(CONFIDENCE_CEILING) === undefined) {
+        let ceiling = 0;
+        for (const record of store.allRecords()) ceiling = Math.max(ceiling, record.confidence);
+        store.meta.putSync(CONFIDENCE_CEILING, ceiling);
+      }
       return store;
     } catch (cause) {
       throw new EngramError(
@@ -170,6 +177,14 @@ export class WarmStore {
    */
   count(): number {
     return this.meta.get(RECORD_COUNT) ?? this.records.getCount();
+  }
+
+  /**
+   * At least the confidence of every memory the warm tier holds (the highest ever applied; it
+   * never comes down). Recall uses it to bound the score of a memory the index did not return.
+   */
+  confidenceCeiling(): number {
+    return this.meta.get(CONFIDENCE_CEILING) ?? 1;
   }
 
   /** Where a cold memory lives, or undefined when the memory is not in the cold tier. */
@@ -294,6 +309,7 @@ export class WarmStore {
     const ops: IndexOp[][] = batch.map(() => []);
     const delta = { records: 0 };
     await this.root.transaction(() => {
+      let ceiling = this.confidenceCeiling();
       let applied = this.appliedLsn();
       const labels = { next: this.nextLabel() };
       for (const [position, { lsn, entry }] of batch.entries()) {
@@ -304,6 +320,7 @@ export class WarmStore {
             const { id } = entry.record;
             if (this.records.get(id) === undefined) delta.records += 1;
             void this.records.put(id, { ...entry.record, lsn });
+            ceiling = Math.max(ceiling, entry.record.confidence);
             void this.cold.remove(id); // a new version of a cold memory is warm
             this.putVector(id, entry.vector, labels, out);
             break;
@@ -312,13 +329,11 @@ export class WarmStore {
             // An update of a cold memory promotes it first (its vector dequantized).
             const base =
               this.records.get(entry.id) ?? this.promote(entry.id, cold, labels, out, delta);
-            if (base)
-              void this.records.put(entry.id, {
-                ...base,
-                ...entry.patch,
-                updatedAt: entry.updatedAt,
-                lsn,
-              });
+            if (base) {
+              const updated = { ...base, ...entry.patch, updatedAt: entry.updatedAt, lsn };
+              void this.records.put(entry.id, updated);
+              ceiling = Math.max(ceiling, updated.confidence);
+            }
             break;
           }
           case 'delete': {
@@ -344,7 +359,10 @@ export class WarmStore {
             break;
           case 'promote':
             for (const { id, lsn: version } of entry.items)
-              if (this.cold.get(id)?.lsn === version) this.promote(id, cold, labels, out, delta);
+              if (this.cold.get(id)?.lsn === version) {
+                const promoted = this.promote(id, cold, labels, out, delta);
+                if (promoted) ceiling = Math.max(ceiling, promoted.confidence);
+              }
             break;
         }
         applied = lsn;
@@ -352,6 +370,7 @@ export class WarmStore {
       void this.meta.put('appliedLsn', applied);
       void this.meta.put('nextLabel', labels.next);
       void this.meta.put(RECORD_COUNT, this.count() + delta.records);
+      void this.meta.put(CONFIDENCE_CEILING, ceiling);
     });
     return ops;
   }

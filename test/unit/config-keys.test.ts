@@ -78,6 +78,7 @@ const EVERY_KEY: Record<ConfigKey, [toml: string, effective: unknown]> = {
   'index.hnsw_m': ['8', 8],
   'index.hnsw_ef_construction': ['34', 34],
   'index.hnsw_ef_search': ['35', 35],
+  'index.threads': ['2', 2],
   'memory_spaces.default_space': ['"agents"', 'agents'],
   'memory_spaces.auto_create': ['false', false],
   'memory_spaces.max_spaces': ['36', 36],

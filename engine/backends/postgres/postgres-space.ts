@@ -440,7 +440,9 @@ export class PostgresSpaceHandle implements SpaceHandle {
       const hits = await this.read(async (tx, row) => {
         if (meta && row.key !== meta.key) return undefined;
         const space = { id: this.id, row };
-        const scoreWith = spread ? { ...recall, threshold: -1 } : recall;
+        const scoreWith = spread
+          ? { ...recall, k: Math.max(recall.k, spread.seeds), threshold: -1 }
+          : recall;
         const scored = await this.score(tx, space, scoring, { text, vector }, scoreWith);
         if (!spread) return hydrate(tx, this.ctx.schema, this.id, scored, checked.accept);
         const seeds = scored.filter((hit) => hit.score > 0).slice(0, spread.seeds);
