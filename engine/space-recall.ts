@@ -78,10 +78,16 @@ export async function similarityHits(
   // then the memtable may have let some of them go: their index hits are this same version (or
   // an older one), never something the scan below missed.
   const scanned = new Set<string>();
+  // Only a tail entry among the tail's own best k can be in the top k: the rest are not kept
+  // (the tail is large while the index catches up with a burst of writes).
+  const best = new KthBest(k);
   for (const [id, entry] of memtable.entriesView()) {
     scanned.add(id);
     if (entry.record && entry.vector && accept(entry.record)) {
       const similarity = cosineSimilarity(vector, entry.vector);
+      const score = weigh(entry.record, similarity);
+      if (score < best.kth()) continue;
+      best.add(score);
       tail.push({ memory: entry.record, relevance: similarity, parts: { similarity } });
     }
   }
