@@ -43,7 +43,6 @@ class IndexThread {
     { resolve: (reply: { value: unknown; size: number }) => void; reject: (e: Error) => void }
   >();
   private nextTicket = 1;
-  private stopping = false;
   /** Why the thread stopped, once it has. */
   lost: EngramError | undefined;
   graphs = 0;
@@ -55,7 +54,7 @@ class IndexThread {
       const waiter = this.waiting.get(reply.ticket);
       if (!waiter) return;
       this.waiting.delete(reply.ticket);
-      if (this.waiting.size === 0 && !this.stopping) this.worker.unref();
+      if (this.waiting.size === 0) this.worker.unref();
       if (reply.ok) waiter.resolve({ value: reply.value, size: reply.size });
       else waiter.reject(new EngramError('ENG_INTERNAL', `Vector index: ${reply.message}`));
     });
@@ -64,7 +63,6 @@ class IndexThread {
       cause = error.message;
     });
     this.worker.on('exit', (code) => {
-      if (this.stopping) return;
       this.lost = new EngramError(
         'ENG_INDEX_UNAVAILABLE',
         `The vector index thread stopped (${cause}, exit code ${code}); the space reopens and rebuilds its index`,
@@ -82,12 +80,6 @@ class IndexThread {
       this.waiting.set(ticket, { resolve, reject });
       this.worker.postMessage({ ...message, ticket });
     });
-  }
-
-  async stop(): Promise<void> {
-    this.stopping = true;
-    this.worker.ref(); // an unreferenced worker's exit would not keep the process up to report it
-    await this.worker.terminate();
   }
 }
 
@@ -147,10 +139,6 @@ export class IndexHost {
     const { value } = await thread.request({ type: 'open', index: id, path, dimension, params });
     if (typeof value === 'string') return { ok: false, reason: value };
     return { ok: true, index: new RemoteIndex(thread, id, dimension) };
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.threads.splice(0).map((thread) => thread.stop()));
   }
 }
 
