@@ -71,6 +71,7 @@ import {
   lexicalHits,
   modeNeedsText,
   similarityHits,
+  type RecallSources,
   type ScoredRecord,
 } from './space-recall.ts';
 import { hnswParams, recoverSpace } from './space-recovery.ts';
@@ -112,6 +113,8 @@ export interface ConsolidationReport {
 export class LocalSpace {
   readonly id: SpaceId;
   private readonly memtable: Memtable;
+  /** Promoted memories whose move is being applied, with their vectors: see coverTierMoves. */
+  private readonly indexing = new Map<string, Float32Array>();
   private readonly unapplied: Array<SequencedEntry & { durableAt: number }> = [];
   /** Writes queued in the log but not yet durable: their ids' liveness, for existence checks. */
   private readonly pendingIds = new Map<string, { lsn: number; live: boolean }>();
@@ -262,7 +265,7 @@ export class LocalSpace {
     count: number,
     threshold: number,
   ): Promise<Array<{ memory: MemoryRecord; score: number }>> {
-    const sources = { memtable: this.memtable, warm: this.warm, index: this.index };
+    const sources = this.recallSources();
     const accept = (): boolean => true;
     const warm = await similarityHits(sources, vector, count, -1, accept);
     // Cold memories are duplicates and link targets too (a merge or link then promotes them).
@@ -396,7 +399,7 @@ export class LocalSpace {
     for (const record of this.warm.allRecords())
       if (!this.memtable.has(record.id)) consider(record);
     for (const [, entry] of this.memtable.entriesView()) if (entry.record) consider(entry.record);
-    const sources = { memtable: this.memtable, warm: this.warm, index: this.index };
+    const sources = this.recallSources();
     const episodic = (record: MemoryRecord): boolean =>
       record.memoryType === 'episodic' && !record.suppressed;
     const plans = await planConsolidations(
@@ -920,7 +923,7 @@ export class LocalSpace {
     used: { vector?: Float32Array } = {},
   ): Promise<ScoredRecord[]> {
     const { k, threshold, accept } = checked;
-    const sources = { memtable: this.memtable, warm: this.warm, index: this.index };
+    const sources = this.recallSources();
     if (mode === 'lexical')
       return lexicalHits(sources, this.lexicalIndex(), text!, k, threshold, accept);
     const vector =
@@ -1127,6 +1130,10 @@ export class LocalSpace {
    * True once the log refused a write or the index thread was lost: the registry reopens the
    * space, re-reading the log from disk and rebuilding the graph.
    */
+  private recallSources(): RecallSources {
+    return { memtable: this.memtable, warm: this.warm, index: this.index, indexing: this.indexing };
+  }
+
   get needsReopen(): boolean {
     return this.wal.failed !== undefined || this.index?.lost === true;
   }
@@ -1146,17 +1153,22 @@ export class LocalSpace {
     try {
       while (this.unapplied.length > 0) {
         const batch = this.unapplied.slice(0, this.ctx.options.applyBatchRecords);
-        const ops = await this.warm.apply(batch, this.cold);
-        for (const { entry } of batch) {
-          this.cold.sync(memoryIdsOf(entry));
-          if (entry.kind === 'settings' && this.meta.dimension === null)
-            await this.persistDimension(entry.dimension);
+        const promoted = this.coverTierMoves(batch);
+        try {
+          const ops = await this.warm.apply(batch, this.cold);
+          for (const { entry } of batch) {
+            this.cold.sync(memoryIdsOf(entry));
+            if (entry.kind === 'settings' && this.meta.dimension === null)
+              await this.persistDimension(entry.dimension);
+          }
+          // The graph is on an index thread (see vector/index-host.ts): the event loop goes on
+          // while it inserts, and the memtable keeps these memories recallable until it is done.
+          const indexOps = ops.flatMap((perEntry) => perEntry ?? []);
+          const index = this.indexFor(indexOps);
+          if (index && indexOps.length > 0) await index.apply(indexOps);
+        } finally {
+          for (const id of promoted) this.indexing.delete(id);
         }
-        // The graph is on an index thread (see vector/index-host.ts): the event loop goes on
-        // while it inserts, and the memtable keeps these memories recallable until it is done.
-        const indexOps = ops.flatMap((perEntry) => perEntry ?? []);
-        const index = this.indexFor(indexOps);
-        if (index && indexOps.length > 0) await index.apply(indexOps);
         for (const { lsn, entry } of batch) {
           const id = memoryIdOf(entry);
           if (id !== undefined) this.memtable.settle(id, lsn);
@@ -1182,6 +1194,28 @@ export class LocalSpace {
       }, 1000);
       this.retryTimer.unref();
     }
+  }
+
+  /**
+   * A tier move is visible once its warm-tier transaction commits, which can be before
+   * warm.apply returns, and a promoted memory reaches the graph later still. Until both are
+   * done the memory must stay findable: a demoted one gets its cold RAM vector now (cold search
+   * skips it until the catalog names it), and a promoted one is scanned exactly by recall from
+   * `indexing` (skipped there until the warm tier holds it). Returns the promoted ids.
+   */
+  private coverTierMoves(batch: readonly SequencedEntry[]): string[] {
+    const promoted: string[] = [];
+    for (const { entry } of batch) {
+      if (entry.kind === 'demote') this.cold.prepareDemotions(entry.items);
+      if (entry.kind !== 'promote') continue;
+      for (const { id } of entry.items) {
+        const vector = this.indexing.has(id) ? undefined : this.cold.getVector(id);
+        if (!vector) continue;
+        this.indexing.set(id, vector);
+        promoted.push(id);
+      }
+    }
+    return promoted;
   }
 
   /** The space's graph, created (on the thread with the fewest) when the first vector arrives. */

@@ -23,6 +23,11 @@ export interface RecallSources {
   memtable: Memtable;
   warm: WarmStore;
   index: RemoteIndex | undefined;
+  /**
+   * Applied memories the memtable does not hold whose insert the index thread has not confirmed
+   * (cold memories promoted back to the warm tier): scanned exactly, like the memtable.
+   */
+  indexing: ReadonlyMap<string, Float32Array>;
 }
 
 /** A recall result before access statistics and activation are attached. */
@@ -34,6 +39,7 @@ export interface ScoredRecord {
 }
 
 type Accept = CheckedRecall['accept'];
+type Candidate = { memory: MemoryRecord; relevance: number; parts: ScoredRecord['parts'] };
 
 const confidenceFactor = (confidence: number): number =>
   1 - CONFIDENCE_WEIGHT + CONFIDENCE_WEIGHT * confidence;
@@ -73,7 +79,7 @@ export async function similarityHits(
   accept: Accept,
 ): Promise<ScoredRecord[]> {
   const { memtable, warm, index } = sources;
-  const tail: Array<{ memory: MemoryRecord; relevance: number; parts: ScoredRecord['parts'] }> = [];
+  const tail: Candidate[] = [];
   // The ids in the memtable now are answered from it alone. The index answers later, and by
   // then the memtable may have let some of them go: their index hits are this same version (or
   // an older one), never something the scan below missed.
@@ -99,12 +105,24 @@ export async function similarityHits(
   // suppression left fewer than k).
   let want = 2 * k + memtable.shadowCount;
   for (;;) {
-    const found = [...tail];
     const results = index ? await index.search(vector, want) : [];
+    const found = [...tail];
+    // Read after the search, with no await before the caller's cold search: a promoted memory
+    // is either still cold (and left to that search) or warm and scanned here, until the index
+    // has it (and then this search's answer, which came after the insert, has it too).
+    const moving = new Set<string>();
+    for (const [id, stored] of sources.indexing) {
+      const memory = scanned.has(id) ? undefined : warm.getRecord(id);
+      if (!memory) continue;
+      moving.add(id);
+      if (!accept(memory)) continue;
+      const similarity = cosineSimilarity(vector, stored);
+      found.push({ memory, relevance: similarity, parts: { similarity } });
+    }
     const indexSize = index?.size ?? 0;
     for (const { label, score: similarity } of results) {
       const id = warm.idOfLabel(label);
-      if (id === undefined || scanned.has(id) || memtable.has(id)) continue;
+      if (id === undefined || scanned.has(id) || moving.has(id) || memtable.has(id)) continue;
       const memory = warm.getRecord(id);
       if (memory && accept(memory))
         found.push({ memory, relevance: similarity, parts: { similarity } });

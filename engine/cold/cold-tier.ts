@@ -105,6 +105,15 @@ export class ColdTier implements ColdReader {
     return this.segments.append(items);
   }
 
+  /**
+   * Loads the RAM vectors of memories a demotion is about to catalog, before its batch commits
+   * (the commit can be visible before the apply call returns). Search skips an id until the
+   * catalog names it, and sync drops the vector if the demotion turns out to be a no-op.
+   */
+  prepareDemotions(items: ReadonlyArray<{ id: string } & ColdLocation>): void {
+    for (const { id, ...location } of items) if (!this.has(id)) this.load(id, this.read(location));
+  }
+
   /** Brings the RAM vectors of these ids in line with the catalog (after a batch committed). */
   sync(ids: Iterable<string>): void {
     for (const id of ids) {

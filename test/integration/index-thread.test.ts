@@ -72,3 +72,39 @@ test('a checkpoint snapshots the graph from the index thread and a reopen loads 
     await second.close();
   }
 });
+
+test('a memory promoted from the cold tier is recalled while the thread inserts it', async () => {
+  const dataRoot = await tempDir();
+  // A warm capacity of 20 keeps most of the 200 memories cold: every recall below promotes one
+  // (its insert goes to the thread) and pushes another one out (a demotion, a delete there).
+  const registry = await Registry.open({
+    dataRoot,
+    durability: 'none',
+    warmCapacity: 20,
+    accessFlushMs: 20,
+  });
+  try {
+    await registry.createSpace('promoting', { dimension: DIMENSION });
+    const space = await registry.space('promoting');
+    const random = seededRandom(13);
+    const vectors = Array.from({ length: 200 }, () => randomVector(random, DIMENSION));
+    for (const [i, vector] of vectors.entries())
+      await space.remember({ id: `m${i}`, content: `memory ${i}`, vector });
+    let promotedChecks = 0;
+    for (const [i, vector] of vectors.entries()) {
+      // Whatever tier the memory is in, and whether its move is queued, running or done, it is
+      // its own nearest memory.
+      for (let check = 0; check < 6; check++) {
+        const [hit] = await space.recall(vector, { k: 1, includeCold: true });
+        assert.equal(hit?.memory.id, `m${i}`, `m${i} recalled (check ${check})`);
+        if (check > 0 && hit?.tier !== 'cold') promotedChecks += 1;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+    assert.ok(promotedChecks > 0, 'some memories were recalled again after their promotion');
+    const { coldMemories } = await space.stats();
+    assert.ok((coldMemories ?? 0) > 0, 'the cold tier was in use throughout');
+  } finally {
+    await registry.close();
+  }
+});
