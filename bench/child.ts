@@ -12,15 +12,14 @@
  * profiler (node:inspector, so no exit is needed to get the profile) and the .cpuprofile is
  * written there before the kill.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { engineWritesTask, rawWritesTask } from './benchmarks/durable-writes.ts';
 import { catchUpTask } from './benchmarks/index-catch-up.ts';
 import { ingestTask } from './benchmarks/ingest.ts';
 import { engineRamTask, rawRamTask } from './benchmarks/memory-footprint.ts';
 import { multiTenantTask } from './benchmarks/multi-tenant.ts';
 import { postgresVsLmdbTask } from './benchmarks/postgres-vs-lmdb.ts';
+import { startProfile } from './lib.ts';
 import { prefillTask } from './prefill.ts';
 import { recallQualityTask } from './benchmarks/recall-quality.ts';
 import { replayOpenTask, replayPrepareTask } from './benchmarks/replay.ts';
@@ -49,23 +48,11 @@ if (!task || json === undefined) {
   process.exit(2);
 }
 const params = JSON.parse(json) as { resultFile: string };
-const profileDir = process.env.ENGRAM_BENCH_PROFILE_DIR;
-let session: Session | undefined;
-if (profileDir) {
-  session = new Session();
-  session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.start');
-}
+const stopProfile = await startProfile(name!);
 try {
   const result = await (task as (p: unknown) => unknown)(params);
   writeFileSync(params.resultFile, JSON.stringify(result));
-  if (session && profileDir) {
-    const { profile } = await session.post('Profiler.stop');
-    mkdirSync(profileDir, { recursive: true });
-    const file = `${name!.replace(':', '-')}-${Date.now()}-${process.pid}.cpuprofile`;
-    writeFileSync(join(profileDir, file), JSON.stringify(profile));
-  }
+  await stopProfile();
 } catch (error) {
   console.error(error);
   process.kill(process.pid, 'SIGKILL');

@@ -1,7 +1,8 @@
 /** Shared benchmark plumbing: statistics, temp dirs, child processes, machine description. */
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { cpus, release, tmpdir, totalmem, type as osType } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -171,6 +172,27 @@ export async function removeAllTempDirs(): Promise<void> {
 }
 
 // ---- child processes -------------------------------------------------------------------
+
+/**
+ * Starts the V8 sampling profiler in this process (node:inspector, so the process need not exit
+ * to get the profile) when ENGRAM_BENCH_PROFILE_DIR is set (run.ts --profile); the returned
+ * stop() writes `<name>-<time>-<pid>.cpuprofile` there. Without the variable both do nothing.
+ */
+export async function startProfile(name: string): Promise<() => Promise<void>> {
+  const dir = process.env.ENGRAM_BENCH_PROFILE_DIR;
+  if (!dir) return async () => {};
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return async () => {
+    const { profile } = await session.post('Profiler.stop');
+    mkdirSync(dir, { recursive: true });
+    const file = `${name.replace(/[^\w.-]/g, '-')}-${Date.now()}-${process.pid}.cpuprofile`;
+    writeFileSync(join(dir, file), JSON.stringify(profile));
+    session.disconnect();
+  };
+}
 
 export interface ChildOptions {
   /** Directory for a CPU profile of the child's task (taken with node:inspector). */

@@ -18,7 +18,8 @@
  *   with a body of the same shape as the engine's; answers `{ type: 'ready', port }`.
  *
  * The benchmark SIGKILLs it when done (no drain: nothing after the measurement costs time). It
- * also kills itself if its parent goes away.
+ * also kills itself if its parent goes away; with --profile the benchmark disconnects instead,
+ * and the child writes its CPU profile before it kills itself.
  */
 import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
@@ -28,7 +29,7 @@ import { Registry, type DurabilityMode, type SpaceHandle } from '../../engine/in
 import { buildHttpApp } from '../../server/http-app.ts';
 import { HTTP_DEFAULTS } from '../../server/http/context.ts';
 import { EmbeddingGenerator } from '../data.ts';
-import { quantile, sleep } from '../lib.ts';
+import { quantile, sleep, startProfile } from '../lib.ts';
 
 export const HTTP_BENCH_SPACE = 'bench';
 export const HTTP_BENCH_DIMENSION = 384;
@@ -216,7 +217,11 @@ async function main(): Promise<void> {
     console.error('usage (with an IPC channel): http-server-child.ts <prefill|engine|bare> <json>');
     process.exit(2);
   }
-  process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
+  // With --profile the benchmark disconnects instead of killing: the profile is written first.
+  const stopProfile = await startProfile(`http-${kind}`);
+  process.on('disconnect', () => {
+    void stopProfile().finally(() => process.kill(process.pid, 'SIGKILL'));
+  });
   const params = JSON.parse(json) as unknown;
   switch (kind) {
     case 'prefill':

@@ -100,6 +100,9 @@ interface Child {
   ): Promise<Extract<ChildMessage, { type: T }>>;
 }
 
+/** Set from the context by run(): children then profile themselves (see stopChild). */
+let profileDir: string | undefined;
+
 function startChild(kind: Kind, params: object): Child {
   const child = spawn(
     process.execPath,
@@ -107,6 +110,7 @@ function startChild(kind: Kind, params: object): Child {
     {
       cwd: REPO_DIR,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      ...(profileDir ? { env: { ...process.env, ENGRAM_BENCH_PROFILE_DIR: profileDir } } : {}),
     },
   );
   let output = '';
@@ -162,6 +166,13 @@ function startChild(kind: Kind, params: object): Child {
 async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
+  if (profileDir) {
+    child.disconnect(); // the child writes its profile, then kills itself
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    await exited;
+    clearTimeout(timer);
+    return;
+  }
   child.kill('SIGKILL'); // our own child, by its handle: no drain, nothing after the window counts
   await exited;
 }
@@ -339,6 +350,7 @@ export const httpThroughput: Benchmark = {
   description: 'HTTP recall req/s vs in-process recall; HTTP remember req/s vs bare fastify',
   async run(ctx: BenchContext): Promise<BenchOutput> {
     const reps = ctx.reps ?? 3;
+    profileDir = ctx.profileDir;
     const memories = Math.round(10_000 * ctx.scale);
     const w: Window = {
       warmupMs: 1000,
