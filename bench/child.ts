@@ -17,7 +17,7 @@ import { engineWritesTask, rawWritesTask } from './benchmarks/durable-writes.ts'
 import { catchUpTask } from './benchmarks/index-catch-up.ts';
 import { ingestTask } from './benchmarks/ingest.ts';
 import { engineRamTask, rawRamTask } from './benchmarks/memory-footprint.ts';
-import { multiTenantTask } from './benchmarks/multi-tenant.ts';
+import { multiTenantTask, rawTenantTask } from './benchmarks/multi-tenant.ts';
 import { postgresVsLmdbTask } from './benchmarks/postgres-vs-lmdb.ts';
 import { startProfile } from './lib.ts';
 import { prefillTask } from './prefill.ts';
@@ -35,6 +35,7 @@ const TASKS: Record<string, Task> = {
   'postgres-vs-lmdb:run': postgresVsLmdbTask,
   'recall-quality:run': recallQualityTask,
   'multi-tenant:run': multiTenantTask,
+  'multi-tenant:raw': rawTenantTask,
   prefill: prefillTask,
   'memory-footprint:engine': engineRamTask,
   'memory-footprint:raw': rawRamTask,
