@@ -201,6 +201,28 @@ export function validateVector(raw: unknown, limits: Limits): Float32Array {
   return out;
 }
 
+/** The sum of squares of a vector, summed in order in a double, as cosineSimilarity sums it. */
+export function squaredNorm(v: Float32Array): number {
+  let sum = 0;
+  for (let i = 0; i < v.length; i++) sum += v[i]! * v[i]!;
+  return sum;
+}
+
+/**
+ * cosineSimilarity(a, b) from both squared norms (squaredNorm): one product per dimension
+ * instead of three, and the same result. The exact scan of the memtable runs this per entry.
+ */
+export function cosineWithNorms(
+  a: Float32Array,
+  aSquaredNorm: number,
+  b: Float32Array,
+  bSquaredNorm: number,
+): number {
+  let dot = 0;
+  for (let i = 0; i < a.length; i++) dot += a[i]! * b[i]!;
+  return dot / Math.sqrt(aSquaredNorm * bSquaredNorm);
+}
+
 export function cosineSimilarity(a: Float32Array, b: Float32Array): number {
   let dot = 0;
   let na = 0;

@@ -6,7 +6,7 @@
  * An entry "shadows" when an older version of the same id may still be in the warm tier or
  * the index: searches over those must over-fetch by that many to still fill k results.
  */
-import type { MemoryRecord } from './memory.ts';
+import { squaredNorm, type MemoryRecord } from './memory.ts';
 
 export interface MemtableEntry {
   lsn: number;
@@ -15,6 +15,8 @@ export interface MemtableEntry {
   /** When the log record became durable (ms since the epoch), for the apply-lag figure. */
   durableAt: number;
   shadows: boolean;
+  /** squaredNorm(vector), computed once: recall scans the memtable exactly, often. */
+  squaredNorm: number;
 }
 
 export class Memtable {
@@ -44,12 +46,13 @@ export class Memtable {
     return this.entries.entries();
   }
 
-  set(id: string, entry: Omit<MemtableEntry, 'shadows'>): void {
+  set(id: string, entry: Omit<MemtableEntry, 'shadows' | 'squaredNorm'>): void {
     const previous = this.entries.get(id);
     if (previous?.shadows) this.shadowing -= 1;
     const shadows = this.inWarm(id);
     if (shadows) this.shadowing += 1;
-    this.entries.set(id, { ...entry, shadows });
+    const norm = entry.vector ? squaredNorm(entry.vector) : 0;
+    this.entries.set(id, { ...entry, shadows, squaredNorm: norm });
   }
 
   /**

@@ -11,7 +11,7 @@
  */
 import { EngramError } from './errors.ts';
 import type { LexicalIndex } from './lexical-index.ts';
-import { cosineSimilarity, type MemoryRecord } from './memory.ts';
+import { cosineSimilarity, cosineWithNorms, squaredNorm, type MemoryRecord } from './memory.ts';
 import type { Memtable } from './memtable.ts';
 import type { CheckedRecall } from './recall-options.ts';
 import type { RemoteIndex } from './vector/index-host.ts';
@@ -87,10 +87,11 @@ export async function similarityHits(
   // Only a tail entry among the tail's own best k can be in the top k: the rest are not kept
   // (the tail is large while the index catches up with a burst of writes).
   const best = new KthBest(k);
+  const queryNorm = squaredNorm(vector);
   for (const [id, entry] of memtable.entriesView()) {
     scanned.add(id);
     if (entry.record && entry.vector && accept(entry.record)) {
-      const similarity = cosineSimilarity(vector, entry.vector);
+      const similarity = cosineWithNorms(vector, queryNorm, entry.vector, entry.squaredNorm);
       const score = weigh(entry.record, similarity);
       if (score < best.kth()) continue;
       best.add(score);
