@@ -120,6 +120,7 @@ export class LocalSpace {
   private readonly pendingIds = new Map<string, { lsn: number; live: boolean }>();
   private wal!: WalWriter<LogEntry>;
   private applier: Promise<void> | undefined;
+  private checkpointing: Promise<void> | undefined;
   private applyError: Error | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private appliedSinceSnapshot = 0;
@@ -1162,7 +1163,8 @@ export class LocalSpace {
               await this.persistDimension(entry.dimension);
           }
           // The graph is on an index thread (see vector/index-host.ts): the event loop goes on
-          // while it inserts, and the memtable keeps these memories recallable until it is done.
+          // while it inserts, and the memtable keeps these memories recallable until the
+          // thread has staged them (searchable there from then on).
           const indexOps = ops.flatMap((perEntry) => perEntry ?? []);
           const index = this.indexFor(indexOps);
           if (index && indexOps.length > 0) await index.apply(indexOps);
@@ -1177,7 +1179,10 @@ export class LocalSpace {
         this.indexedLsn = batch.at(-1)!.lsn;
         this.appliedSinceSnapshot += batch.length;
         if (this.appliedSinceSnapshot >= this.ctx.options.indexSnapshotEveryRecords)
-          await this.checkpoint();
+          this.startCheckpoint();
+        // The graph may fall behind its staged ops only so far: past that, writes wait here
+        // (and, once maxUnappliedRecords are waiting, are refused with ENG_WRITE_QUEUE_FULL).
+        await this.index?.settleBacklog(this.ctx.options.maxUnappliedRecords);
       }
       this.applyError = undefined;
     } catch (error) {
@@ -1234,20 +1239,36 @@ export class LocalSpace {
   }
 
   /** Snapshots the index, then removes log segments that both the warm tier and the snapshot cover. */
+  /**
+   * Checkpoints beside the applier: the snapshot waits on the index thread until the graph
+   * holds every op staged before it, and applying (and staging) goes on meanwhile.
+   */
+  private startCheckpoint(): void {
+    if (this.checkpointing || this.closed) return;
+    this.checkpointing = this.checkpoint()
+      .catch((error: unknown) => {
+        this.ctx.logger.warn(
+          { err: error, space: this.id },
+          'checkpoint failed; the log keeps every record, retrying after the next batch',
+        );
+      })
+      .finally(() => (this.checkpointing = undefined));
+  }
+
   private async checkpoint(): Promise<void> {
-    if (this.index) {
-      await this.index.snapshot(this.ctx.fs, join(this.ctx.dir, 'index'), this.indexedLsn);
-    }
-    this.snapshotLsn = this.indexedLsn;
+    const lsn = this.indexedLsn;
+    const applied = this.appliedSinceSnapshot;
     this.appliedSinceSnapshot = 0;
+    try {
+      if (this.index) await this.index.snapshot(this.ctx.fs, join(this.ctx.dir, 'index'), lsn);
+    } catch (error) {
+      this.appliedSinceSnapshot += applied;
+      throw error;
+    }
+    this.snapshotLsn = lsn;
     await this.warm.flushed(); // the warm tier's batches must be on disk before their log records go
-    const removed = await this.wal.removeSegmentsThrough(
-      Math.min(this.warm.appliedLsn(), this.snapshotLsn),
-    );
-    this.ctx.logger.debug(
-      { space: this.id, lsn: this.snapshotLsn, removedSegments: removed },
-      'checkpoint',
-    );
+    const removed = await this.wal.removeSegmentsThrough(Math.min(this.warm.appliedLsn(), lsn));
+    this.ctx.logger.debug({ space: this.id, lsn, removedSegments: removed }, 'checkpoint');
   }
 
   /** Drains the log and the applier, snapshots the index, checkpoints and closes LMDB. */
@@ -1265,6 +1286,7 @@ export class LocalSpace {
       await this.wal.close();
       while (this.applier) await this.applier;
       if (this.unapplied.length > 0) await this.runApplier();
+      await this.checkpointing;
       if (
         this.unapplied.length === 0 &&
         !this.wal.failed &&

@@ -88,6 +88,13 @@ export class HnswIndex {
     return this.native.getCurrentCount();
   }
 
+  /** The largest label the graph holds, deleted ones included (-1 when empty). */
+  maxLabel(): number {
+    let max = -1;
+    for (const label of this.native.getIdsList()) if (label > max) max = label;
+    return max;
+  }
+
   /** Labels in the graph that are not marked deleted (for offline verification). */
   liveLabels(): number[] {
     return this.native.getIdsList().filter((label) => {
@@ -225,9 +232,11 @@ export async function publishSnapshot(
  * overflows and that of [1e-44, 1e-44] underflows: the stored point becomes zeros or stays
  * unnormalised and scores 0. Normalising here in double precision sidesteps both.
  */
-function unitArray(vector: Float32Array): number[] {
+export function unitArray(vector: Float32Array): number[] {
   let norm = 0;
-  for (const v of vector) norm += v * v;
+  for (let i = 0; i < vector.length; i++) norm += vector[i]! * vector[i]!;
   const scale = 1 / Math.sqrt(norm);
-  return Array.from(vector, (v) => v * scale);
+  const out = new Array<number>(vector.length);
+  for (let i = 0; i < vector.length; i++) out[i] = vector[i]! * scale;
+  return out;
 }

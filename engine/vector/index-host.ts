@@ -4,10 +4,10 @@
  * under a write load. IndexHost owns the threads (started on first use, `indexThreads` of
  * them); a space holds a RemoteIndex, a handle to one graph on one thread.
  *
- * Ordering: the requests of one graph travel over one channel and the thread works its queue in
- * order, except that a search is answered on arrival. A RemoteIndex therefore reports a write
- * done only once the graph holds it, and a caller that needs a memory to be searchable (the
- * space's memtable) keeps it until then.
+ * Ordering: the requests of one graph travel over one channel. The thread stages a write the
+ * moment it arrives (searchable from then on, see staged-graph.ts) and answers at once; the
+ * graph applies it later, in order. A caller that needs a memory to be searchable (the space's
+ * memtable) keeps it until the write is staged; snapshots and `has` follow the graph's order.
  *
  * When a thread stops (it should not: an exception there is a bug), every request waiting on it
  * fails with ENG_INDEX_UNAVAILABLE and its graphs are marked lost; the registry then reopens
@@ -73,13 +73,20 @@ class IndexThread {
   }
 
   request(message: Request): Promise<{ value: unknown; size: number }> {
-    if (this.lost) return Promise.reject(this.lost);
+    const { ticket, answer } = this.expect();
+    if (!this.lost) this.worker.postMessage({ ...message, ticket });
+    return answer;
+  }
+
+  /** A ticket for an answer the thread will send (a request's own, or an apply's "done"). */
+  expect(): { ticket: number; answer: Promise<{ value: unknown; size: number }> } {
     const ticket = this.nextTicket++;
-    return new Promise((resolve, reject) => {
+    if (this.lost) return { ticket, answer: Promise.reject(this.lost) };
+    const answer = new Promise<{ value: unknown; size: number }>((resolve, reject) => {
       if (this.waiting.size === 0) this.worker.ref(); // an answer is due: keep the process up
       this.waiting.set(ticket, { resolve, reject });
-      this.worker.postMessage({ ...message, ticket });
     });
+    return { ticket, answer };
   }
 }
 
@@ -143,8 +150,14 @@ export class IndexHost {
 }
 
 export class RemoteIndex {
-  /** Elements in the graph (deleted ones included), as of the latest answer from its thread. */
+  /**
+   * Elements searchable (the graph's, deleted ones included, and the staged new ones), as of
+   * the latest answer from its thread.
+   */
   size = 0;
+  /** Ops staged on the thread that the graph has not applied yet. */
+  backlog = 0;
+  private readonly insertions = new Set<Promise<void>>();
   private failure: Error | undefined;
   private disposed = false;
 
@@ -175,10 +188,40 @@ export class RemoteIndex {
     );
   }
 
-  /** Applies the ops in order; resolves once the graph holds them all. */
+  /**
+   * Sends the ops; resolves once the thread has staged them, so that every search made after
+   * that sees them (the graph applies them later, in order: see inserted and settleBacklog).
+   */
   apply(ops: IndexOp[]): Promise<void> {
     const compact = ops.map((op) => (op.op === 'upsert' ? { ...op, vector: own(op.vector) } : op));
-    return this.track(this.thread.request({ type: 'apply', index: this.id, ops: compact }));
+    const done = this.thread.expect();
+    const staged = this.track<void>(
+      this.thread.request({ type: 'apply', index: this.id, done: done.ticket, ops: compact }),
+    );
+    this.backlog += ops.length;
+    const insertion: Promise<void> = this.track<void>(done.answer).then(
+      () => {
+        this.backlog -= ops.length;
+        this.insertions.delete(insertion);
+      },
+      (error: unknown) => {
+        this.insertions.delete(insertion);
+        throw error;
+      },
+    );
+    insertion.catch(() => undefined); // its waiters see a failure; the space sees `lost`
+    this.insertions.add(insertion);
+    return staged;
+  }
+
+  /** Resolves once the graph holds every op sent so far. */
+  async inserted(): Promise<void> {
+    await Promise.all([...this.insertions]);
+  }
+
+  /** Waits until at most `limit` ops sent are still to be applied to the graph. */
+  async settleBacklog(limit: number): Promise<void> {
+    while (this.backlog > limit && this.insertions.size > 0) await Promise.race(this.insertions);
   }
 
   has(label: number): Promise<boolean> {

@@ -3,14 +3,16 @@
  * index-host.ts) so that inserts, which cost ~0.3-0.5 ms each at 384 dimensions, run beside
  * the event loop instead of on it.
  *
- * Messages are handled in order, with one exception: a search is answered as soon as it
- * arrives, ahead of queued writes. The queue is worked in slices of WORK_SLICE_MS, between
- * which the thread takes new messages. A search therefore sees every write the thread finished
- * before it arrived, and perhaps more; the host keeps a memory in the memtable until its write
- * here is reported done, so a search never misses one.
+ * A graph's ops are staged the moment they arrive (staged-graph.ts: searchable at once, by
+ * brute force) and answered "staged"; they then queue for the graph, which applies them in
+ * order and answers "done" for each request. The queue is worked in slices of WORK_SLICE_MS,
+ * between which the thread takes new messages. Searches, and the creation or loading of a
+ * graph, are handled on arrival; everything else (has, write, dispose) in queue order, after
+ * the ops before it are in the graph.
  */
 import { parentPort } from 'node:worker_threads';
 import { HnswIndex, type HnswParams } from './hnsw-index.ts';
+import { StagedGraph } from './staged-graph.ts';
 import type { IndexOp } from '../warm/warm-store.ts';
 
 const WORK_SLICE_MS = 4;
@@ -25,7 +27,7 @@ export type IndexRequest =
       dimension: number;
       params: HnswParams;
     }
-  | { type: 'apply'; ticket: number; index: number; ops: IndexOp[] }
+  | { type: 'apply'; ticket: number; done: number; index: number; ops: IndexOp[] }
   | { type: 'has'; ticket: number; index: number; label: number }
   | { type: 'write'; ticket: number; index: number; path: string }
   | { type: 'dispose'; ticket: number; index: number }
@@ -38,16 +40,26 @@ export type IndexReply =
 const port = parentPort;
 if (!port) throw new Error('index-worker.ts runs as a worker thread');
 
-const indexes = new Map<number, HnswIndex>();
+const indexes = new Map<number, StagedGraph>();
 const queue: IndexRequest[] = [];
 let draining = false;
 /** Ops of the apply request at the head of the queue already applied. */
 let headDone = 0;
 
 port.on('message', (request: IndexRequest) => {
-  if (request.type === 'search') {
+  if (request.type === 'search' || request.type === 'create' || request.type === 'open') {
     answer(request);
     return;
+  }
+  if (request.type === 'apply') {
+    try {
+      indexes.get(request.index)?.stage(request.ops);
+    } catch (error) {
+      fail(request.ticket, error);
+      fail(request.done, error);
+      return;
+    }
+    reply(request.ticket, undefined, request.index);
   }
   queue.push(request);
   if (!draining) {
@@ -58,6 +70,8 @@ port.on('message', (request: IndexRequest) => {
 
 function drain(): void {
   const until = performance.now() + WORK_SLICE_MS;
+  // Staged vectors first: a search scores the unflushed ones in JavaScript, far slower.
+  for (const graph of indexes.values()) if (graph.stagePending) graph.flushStage(until);
   while (queue.length > 0 && performance.now() < until) {
     const request = queue[0]!;
     if (request.type === 'apply') {
@@ -69,14 +83,14 @@ function drain(): void {
       if (headDone < request.ops.length) break;
       headDone = 0;
       queue.shift();
-      reply(request.ticket, undefined, request.index);
+      reply(request.done, undefined, request.index);
       continue;
     }
     queue.shift();
     if (request.type === 'write') {
       // writeIndex is asynchronous in hnswlib-node: hold the queue until the file is written.
       const index = indexes.get(request.index);
-      const written = index ? index.writeFile(request.path) : Promise.resolve();
+      const written = index ? index.graph.writeFile(request.path) : Promise.resolve();
       written.then(
         () => {
           reply(request.ticket, undefined, request.index);
@@ -105,16 +119,18 @@ function answer(request: Exclude<IndexRequest, { type: 'write' | 'apply' }>): vo
 
 function handle(request: Exclude<IndexRequest, { type: 'write' | 'apply' }>): unknown {
   switch (request.type) {
-    case 'create':
-      indexes.set(request.index, HnswIndex.create(request.dimension, request.params));
+    case 'create': {
+      const graph = HnswIndex.create(request.dimension, request.params);
+      indexes.set(request.index, new StagedGraph(graph, request.dimension));
       return undefined;
+    }
     case 'open': {
       const opened = HnswIndex.open(request.path, request.dimension, request.params);
-      if (opened.ok) indexes.set(request.index, opened.index);
+      if (opened.ok) indexes.set(request.index, new StagedGraph(opened.index, request.dimension));
       return opened.ok ? null : opened.reason;
     }
     case 'has':
-      return indexes.get(request.index)?.has(request.label) ?? false;
+      return indexes.get(request.index)?.graph.has(request.label) ?? false;
     case 'dispose':
       indexes.delete(request.index);
       return undefined;

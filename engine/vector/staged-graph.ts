@@ -1,0 +1,241 @@
+/**
+ * One space's graph on the index thread, with a staging area in front of it. An HNSW insert
+ * costs ~0.3-0.5 ms at 384 dimensions, so under a burst of writes the graph falls behind; the
+ * ops it has not applied yet are staged the moment they arrive and searched exactly (hnswlib's
+ * native brute-force search, which is several times faster than an exact scan in JavaScript on
+ * the event loop), so a search here sees every op that reached the thread:
+ *
+ * - a staged label hides its graph entry (an older vector, or a memory since deleted), and the
+ *   graph is searched for that many more hits so k remain;
+ * - a staged upsert is scored by brute force; a staged delete is simply hidden;
+ * - the graph applies the ops in arrival order (apply), and a label leaves the stage when its
+ *   last staged op is in the graph.
+ */
+import hnswlib from 'hnswlib-node';
+import { cosineWithNorms, squaredNorm } from '../memory.ts';
+import type { IndexOp } from '../warm/warm-store.ts';
+import { type HnswIndex, unitArray } from './hnsw-index.ts';
+
+const INITIAL_STAGE_CAPACITY = 1024;
+
+interface Staged {
+  /** Ops of this label staged and not yet applied to the graph. */
+  pending: number;
+  /** The newest staged vector (null: the newest op is a delete). */
+  vector: Float32Array | null;
+  /** Whether the graph may hold an entry of this label, which the stage must hide. */
+  hides: boolean;
+}
+
+export class StagedGraph {
+  private readonly staged = new Map<number, Staged>();
+  /** Staged labels with a vector, searched by brute force (see StageVectors). */
+  private readonly vectors: StageVectors;
+  /** Staged labels that may hide a graph entry: the graph is searched for this many more. */
+  private hidden = 0;
+  /** Every label the graph was given so far is at most this (labels are handed out in order). */
+  private maxGraphLabel: number;
+
+  constructor(
+    readonly graph: HnswIndex,
+    dimension: number,
+  ) {
+    this.maxGraphLabel = graph.maxLabel();
+    this.vectors = new StageVectors(dimension);
+  }
+
+  /** Elements searchable: the graph's (deleted included) and the staged new ones. */
+  get size(): number {
+    return this.graph.size + this.vectors.live;
+  }
+
+  /** Makes the ops searchable at once; apply() must then be called with each, in order. */
+  stage(ops: readonly IndexOp[]): void {
+    for (const op of ops) {
+      let entry = this.staged.get(op.label);
+      if (!entry) {
+        const hides = op.label <= this.maxGraphLabel;
+        entry = { pending: 0, vector: null, hides };
+        this.staged.set(op.label, entry);
+        if (hides) this.hidden += 1;
+      }
+      entry.pending += 1;
+      entry.vector = op.op === 'upsert' ? op.vector : null;
+      if (entry.vector) this.vectors.set(op.label, entry.vector);
+      else this.vectors.remove(op.label);
+    }
+  }
+
+  /** Applies the oldest staged op to the graph (ops arrive here in the order they were staged). */
+  apply(op: IndexOp): void {
+    this.graph.apply(op);
+    if (op.op === 'upsert' && op.label > this.maxGraphLabel) this.maxGraphLabel = op.label;
+    const entry = this.staged.get(op.label);
+    if (!entry) return;
+    entry.pending -= 1;
+    if (entry.pending > 0) {
+      // A newer op is still staged, and the graph now holds this label: hide it.
+      if (!entry.hides) {
+        entry.hides = true;
+        this.hidden += 1;
+      }
+      return;
+    }
+    this.staged.delete(op.label);
+    if (entry.hides) this.hidden -= 1;
+    this.vectors.remove(op.label);
+  }
+
+  /** Whether staged vectors wait to enter the brute-force index (see flushStage). */
+  get stagePending(): boolean {
+    return this.vectors.pending > 0;
+  }
+
+  /** Moves staged vectors into the brute-force index until the deadline (performance.now()). */
+  flushStage(until: number): void {
+    this.vectors.flush(until);
+  }
+
+  /** The k nearest labels by cosine over the graph and the stage, best first. */
+  search(vector: Float32Array, k: number): Array<{ label: number; score: number }> {
+    if (k <= 0) return [];
+    const hits = this.graph
+      .search(vector, k + this.hidden)
+      .filter((hit) => !this.staged.has(hit.label));
+    hits.push(...this.vectors.search(vector, k));
+    return hits.sort((a, b) => b.score - a.score).slice(0, k);
+  }
+}
+
+/**
+ * The staged vectors. Staging must be cheap, since a search waits behind it: a vector is kept
+ * as it arrives and scored exactly in JavaScript until flush() moves it into an hnswlib
+ * brute-force index (native, SIMD distances; an add costs ~25 us, most of it converting the
+ * array), which the thread does in its work slices ahead of graph inserts.
+ *
+ * hnswlib's removePoint moves the last element into the freed slot, and corrupts its label map
+ * when the element removed is itself the last one (the label stays mapped to the freed slot, so
+ * adding it again goes nowhere). The slot order is therefore mirrored here: a label in the last
+ * slot is not removed but left dead (a search asks for that many more and drops them), and is
+ * removed as soon as another label is appended after it. The index grows by doubling.
+ */
+class StageVectors {
+  private brute: hnswlib.BruteforceSearch | undefined;
+  /** Labels by slot, as the native index holds them. */
+  private readonly slots: number[] = [];
+  private readonly slotOf = new Map<number, number>();
+  /** Labels still in a slot but no longer staged with a vector. */
+  private readonly dead = new Set<number>();
+  /** The vectors of the live labels (to re-add them when the index grows). */
+  private readonly vectors = new Map<number, { vector: Float32Array; squaredNorm: number }>();
+  /** Live labels whose vector is not in the native index yet (or an older one is). */
+  private readonly unflushed = new Set<number>();
+
+  constructor(private readonly dimension: number) {}
+
+  get live(): number {
+    return this.vectors.size;
+  }
+
+  get pending(): number {
+    return this.unflushed.size;
+  }
+
+  set(label: number, vector: Float32Array): void {
+    this.vectors.set(label, { vector, squaredNorm: squaredNorm(vector) });
+    this.unflushed.add(label);
+    this.dead.delete(label);
+  }
+
+  remove(label: number): void {
+    if (!this.vectors.delete(label)) return;
+    this.unflushed.delete(label);
+    if (this.slotOf.has(label)) {
+      this.dead.add(label);
+      this.tryRemove(label);
+    }
+    if (this.vectors.size === 0) this.clear();
+  }
+
+  flush(until: number): void {
+    for (const label of this.unflushed) {
+      if (performance.now() >= until) return;
+      this.unflushed.delete(label);
+      this.add(label, this.vectors.get(label)!.vector);
+    }
+  }
+
+  /** The k nearest live labels by cosine, best first. */
+  search(vector: Float32Array, k: number): Array<{ label: number; score: number }> {
+    const hits: Array<{ label: number; score: number }> = [];
+    if (this.vectors.size === 0) return hits;
+    const queryNorm = squaredNorm(vector);
+    for (const label of this.unflushed) {
+      const staged = this.vectors.get(label)!;
+      hits.push({
+        label,
+        score: cosineWithNorms(vector, queryNorm, staged.vector, staged.squaredNorm),
+      });
+    }
+    if (this.brute && this.slots.length > 0) {
+      const { neighbors, distances } = this.brute.searchKnn(
+        unitArray(vector),
+        Math.min(k + this.dead.size + this.unflushed.size, this.slots.length),
+      );
+      for (const [i, label] of neighbors.entries()) {
+        if (!this.dead.has(label) && !this.unflushed.has(label))
+          hits.push({ label, score: 1 - distances[i]! });
+      }
+    }
+    return hits.sort((a, b) => b.score - a.score).slice(0, k);
+  }
+
+  private add(label: number, vector: Float32Array): void {
+    if (this.slotOf.has(label)) {
+      this.brute!.addPoint(unitArray(vector), label); // replaces that slot's vector in place
+      return;
+    }
+    if (!this.brute || this.slots.length >= this.brute.getMaxElements()) {
+      this.grow(); // re-adds every live flushed vector and this one
+      return;
+    }
+    this.brute.addPoint(unitArray(vector), label);
+    this.slotOf.set(label, this.slots.length);
+    this.slots.push(label);
+    for (const label of this.dead) this.tryRemove(label); // none of them is last any more
+  }
+
+  private tryRemove(label: number): void {
+    const slot = this.slotOf.get(label)!;
+    const lastSlot = this.slots.length - 1;
+    if (slot === lastSlot) return; // see the class comment: stays dead until it is not last
+    this.brute!.removePoint(label);
+    const moved = this.slots[lastSlot]!;
+    this.slots[slot] = moved;
+    this.slotOf.set(moved, slot);
+    this.slots.pop();
+    this.slotOf.delete(label);
+    this.dead.delete(label);
+  }
+
+  private clear(): void {
+    this.brute = undefined;
+    this.slots.length = 0;
+    this.slotOf.clear();
+    this.dead.clear();
+  }
+
+  private grow(): void {
+    const capacity = Math.max(INITIAL_STAGE_CAPACITY, 2 * this.vectors.size);
+    const brute = new hnswlib.BruteforceSearch('cosine', this.dimension);
+    brute.initIndex(capacity);
+    this.clear();
+    for (const [label, { vector }] of this.vectors) {
+      if (this.unflushed.has(label)) continue;
+      brute.addPoint(unitArray(vector), label);
+      this.slotOf.set(label, this.slots.length);
+      this.slots.push(label);
+    }
+    this.brute = brute;
+  }
+}

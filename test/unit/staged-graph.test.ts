@@ -1,0 +1,104 @@
+/**
+ * The index thread's staging area (engine/vector/staged-graph.ts) against a plain Map: random
+ * batches of upserts and deletes are staged, the graph applies them in order at random times,
+ * staged vectors move into the native brute-force index at random times, and after every step
+ * a search must give exactly the exact top k of the newest staged state.
+ * Small enough (at most 60 labels, ef 200) that the HNSW graph itself answers exactly.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { cosineSimilarity } from '../../engine/memory.ts';
+import { HnswIndex } from '../../engine/vector/hnsw-index.ts';
+import { StagedGraph } from '../../engine/vector/staged-graph.ts';
+import type { IndexOp } from '../../engine/warm/warm-store.ts';
+import { seededRandom } from '../helpers/vectors.ts';
+
+const DIMENSION = 8;
+const K = 5;
+
+/** ef 200 over at most a few thousand 8-d points: the graph answers exactly. */
+const smallGraph = () =>
+  new StagedGraph(
+    HnswIndex.create(DIMENSION, { m: 16, efConstruction: 200, efSearch: 200 }),
+    DIMENSION,
+  );
+
+function exactTop(model: Map<number, Float32Array>, query: Float32Array): number[] {
+  return [...model]
+    .map(([label, vector]) => ({ label, score: cosineSimilarity(query, vector) }))
+    .sort((a, b) => b.score - a.score)
+    .slice(0, K)
+    .map((hit) => hit.label);
+}
+
+for (const seed of [1, 2, 3, 4]) {
+  test(`a search sees every staged op at once and the graph's state otherwise (seed ${seed})`, () => {
+    const random = seededRandom(seed);
+    const vector = () => Float32Array.from({ length: DIMENSION }, () => random() * 2 - 1);
+    const graph = smallGraph();
+    const model = new Map<number, Float32Array>();
+    const queue: IndexOp[] = [];
+    let nextLabel = 0;
+    for (let step = 0; step < 3000; step++) {
+      if (random() < 0.5) {
+        const ops: IndexOp[] = [];
+        for (let n = 1 + Math.floor(random() * 8); n > 0; n--) {
+          // New labels are handed out in order, as the warm tier does; old ones come back.
+          const label =
+            nextLabel === 0 || random() < 0.3 ? nextLabel++ : Math.floor(random() * nextLabel);
+          if (random() < 0.75) {
+            const v = vector();
+            ops.push({ op: 'upsert', label, vector: v });
+            model.set(label, v);
+          } else {
+            ops.push({ op: 'delete', label });
+            model.delete(label);
+          }
+        }
+        graph.stage(ops);
+        queue.push(...ops);
+      } else if (random() < 0.3) {
+        // Staged vectors move into the native brute-force index, all or some of them.
+        graph.flushStage(random() < 0.5 ? Infinity : performance.now() + 0.01);
+      } else {
+        for (let n = Math.floor(random() * 6); n > 0 && queue.length > 0; n--)
+          graph.apply(queue.shift()!);
+      }
+      if (nextLabel > 60) nextLabel = 60; // keep the graph small enough to answer exactly
+      const query = vector();
+      const found = graph.search(query, K).map((hit) => hit.label);
+      assert.deepEqual(found, exactTop(model, query), `step ${step}`);
+    }
+    while (queue.length > 0) graph.apply(queue.shift()!);
+    const query = vector();
+    assert.deepEqual(
+      graph.search(query, K).map((hit) => hit.label),
+      exactTop(model, query),
+    );
+  });
+}
+
+test('the stage grows past its first brute-force capacity and keeps every vector', () => {
+  const random = seededRandom(9);
+  const vector = () => Float32Array.from({ length: DIMENSION }, () => random() * 2 - 1);
+  const graph = smallGraph();
+  const model = new Map<number, Float32Array>();
+  const ops: IndexOp[] = [];
+  for (let label = 0; label < 2500; label++) {
+    const v = vector();
+    model.set(label, v);
+    ops.push({ op: 'upsert', label, vector: v });
+  }
+  // Staged in three parts with flushes between: the native index doubles twice meanwhile.
+  for (const part of [ops.slice(0, 900), ops.slice(900, 2000), ops.slice(2000)]) {
+    graph.stage(part);
+    graph.flushStage(Infinity);
+  }
+  for (let q = 0; q < 20; q++) {
+    const query = vector();
+    assert.deepEqual(
+      graph.search(query, K).map((hit) => hit.label),
+      exactTop(model, query),
+    );
+  }
+});
