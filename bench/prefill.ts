@@ -30,7 +30,7 @@ export interface PrefillResult {
 export async function waitUntilApplied(space: SpaceHandle, timeoutMs = 600_000): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   let stats = await space.stats();
-  while (stats.pendingApply > 0 || stats.indexedLsn !== stats.lastLsn) {
+  while (stats.pendingApply > 0 || stats.indexedLsn !== stats.lastLsn || stats.indexBacklog > 0) {
     if (performance.now() > deadline) {
       throw new Error(
         `space "${stats.id}" did not catch up within ${timeoutMs} ms: pendingApply ${stats.pendingApply}, ` +

@@ -1105,6 +1105,7 @@ export class LocalSpace {
       indexedLsn: this.indexedLsn,
       snapshotLsn: this.snapshotLsn,
       pendingApply: this.unapplied.length,
+      indexBacklog: this.index?.backlog ?? 0,
       applying: this.applier !== undefined,
       consolidationRate: this.consolidationRate.perSecond(Date.now()),
       embedder: this.meta.embedder,

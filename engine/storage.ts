@@ -98,6 +98,11 @@ export interface SpaceStats {
   snapshotLsn: number;
   /** Log records durable but not yet in the warm tier and index. */
   pendingApply: number;
+  /**
+   * Index writes searchable (staged on the index thread) that the HNSW graph has not applied
+   * yet: the graph's own catch-up (0 on a backend without one).
+   */
+  indexBacklog: number;
   /** The space's embedder, or null when it takes client vectors only. */
   embedder: string | null;
   /** Memories in the hot tier, its capacity, and their ratio (the space's memory pressure; null for a backend without a hot tier). */

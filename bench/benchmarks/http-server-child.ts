@@ -96,7 +96,7 @@ async function prefill(p: PrefillParams): Promise<void> {
   }
   const written = performance.now();
   let stats = await space.stats();
-  while (stats.pendingApply > 0 || stats.indexedLsn !== stats.lastLsn) {
+  while (stats.pendingApply > 0 || stats.indexedLsn !== stats.lastLsn || stats.indexBacklog > 0) {
     await sleep(100);
     stats = await space.stats();
   }

@@ -4,7 +4,7 @@
  *
  * A child process queues N remember() calls at once with durability 'none' and a big group size
  * (so the log is not what is measured and the whole batch is acked at nearly the same moment),
- * then polls stats() until pendingApply === 0 and indexedLsn === lastLsn. Inserts/s = records
+ * then polls stats() until pendingApply === 0, indexedLsn === lastLsn and indexBacklog === 0. Inserts/s = records
  * still pending at the last ack / time from the last ack to the poll that saw the applier done.
  * stats() walks the memtable with one LMDB read per entry, so polling costs the applier time:
  * the poll interval is coarse and the time spent inside stats() is reported.
@@ -91,7 +91,7 @@ export async function catchUpTask(p: {
   };
   let stats = await poll();
   const pendingAtAck = stats.pendingApply;
-  while (stats.pendingApply > 0 || stats.indexedLsn !== stats.lastLsn) {
+  while (stats.pendingApply > 0 || stats.indexedLsn !== stats.lastLsn || stats.indexBacklog > 0) {
     await sleep(p.pollMs);
     stats = await poll();
   }
@@ -168,7 +168,7 @@ export const indexCatchUp: Benchmark = {
         },
       },
       method: [
-        "A fresh process queues N remember() calls at once (durability 'none'), then polls stats() every 100 ms until pendingApply is 0 and indexedLsn equals lastLsn.",
+        "A fresh process queues N remember() calls at once (durability 'none'), then polls stats() every 100 ms until pendingApply is 0, indexedLsn equals lastLsn and the graph has applied every staged write (indexBacklog 0).",
         'Inserts/s = records pending at the last ack / time from the last ack to the poll that saw the applier done (includes LMDB commits and any checkpoint).',
         'Baseline, same process and vectors: hnswlib-node addPoint loop, M=16, efConstruction=200, capacity preallocated, vectors already number[].',
       ],

@@ -221,7 +221,7 @@ export async function postgresVsLmdbTask(p: TaskParams): Promise<TaskResult> {
   const acked = performance.now();
   let stats = await space.stats();
   const pendingAtAck = stats.pendingApply;
-  while (stats.pendingApply > 0 || stats.indexedLsn !== stats.lastLsn) {
+  while (stats.pendingApply > 0 || stats.indexedLsn !== stats.lastLsn || stats.indexBacklog > 0) {
     await sleep(POLL_MS);
     stats = await space.stats();
   }

@@ -285,6 +285,7 @@ export function spaceStatsToWire(stats: SpaceStats): SpaceInfo {
     pending_apply: stats.pendingApply,
     wal_lag_ms: stats.applyLagMs,
     index_lag_records: stats.lastLsn - stats.indexedLsn,
+    index_backlog: stats.indexBacklog,
     wal_segments: stats.walSegments,
     wal_bytes: stats.walBytes,
     hot_memories: stats.hotMemories,

@@ -126,6 +126,7 @@ export function spaceStatsToWire(stats: SpaceStats): Record<string, unknown> {
     hot_capacity: stats.hotCapacity,
     consolidation_rate: stats.consolidationRate,
     index_lag_records: stats.lastLsn - stats.indexedLsn,
+    index_backlog: stats.indexBacklog,
     wal_segments: stats.walSegments,
     wal_bytes: stats.walBytes,
   };

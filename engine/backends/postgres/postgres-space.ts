@@ -549,6 +549,7 @@ export class PostgresSpaceHandle implements SpaceHandle {
       indexedLsn: row.lastLsn,
       snapshotLsn: row.lastLsn,
       pendingApply: 0,
+      indexBacklog: 0,
       embedder: row.embedder,
       // No hot tier in this backend: nothing to measure, so no pressure figure.
       hotMemories: 0,

@@ -152,6 +152,7 @@ export interface SpaceInfo {
   pending_apply?: number;
   wal_lag_ms?: number;
   index_lag_records?: number;
+  index_backlog?: number;
   wal_segments?: number;
   wal_bytes?: number;
   hot_memories?: number;
