@@ -1204,7 +1204,7 @@ export class LocalSpace {
 
   /**
    * A tier move is visible once its warm-tier transaction commits, which can be before
-   * warm.apply returns, and a promoted memory reaches the graph later still. Until both are
+   * warm.apply returns, and a promoted memory reaches the index thread later still. Until both are
    * done the memory must stay findable: a demoted one gets its cold RAM vector now (cold search
    * skips it until the catalog names it), and a promoted one is scanned exactly by recall from
    * `indexing` (skipped there until the warm tier holds it). Returns the promoted ids.

@@ -24,8 +24,8 @@ export interface RecallSources {
   warm: WarmStore;
   index: RemoteIndex | undefined;
   /**
-   * Applied memories the memtable does not hold whose insert the index thread has not confirmed
-   * (cold memories promoted back to the warm tier): scanned exactly, like the memtable.
+   * Applied memories the memtable does not hold that the index thread has not staged yet (cold
+   * memories promoted back to the warm tier): scanned exactly, like the memtable.
    */
   indexing: ReadonlyMap<string, Float32Array>;
 }
@@ -110,7 +110,7 @@ export async function similarityHits(
     const found = [...tail];
     // Read after the search, with no await before the caller's cold search: a promoted memory
     // is either still cold (and left to that search) or warm and scanned here, until the index
-    // has it (and then this search's answer, which came after the insert, has it too).
+    // thread has staged it (and then this search's answer, which came after, has it too).
     const moving = new Set<string>();
     for (const [id, stored] of sources.indexing) {
       const memory = scanned.has(id) ? undefined : warm.getRecord(id);

@@ -193,7 +193,7 @@ class IndexReplay {
     this.ops = [];
   }
 
-  /** Waits until the graph holds every op. */
+  /** Waits until the index thread has staged every op (searchable; the graph applies them after). */
   async finish(): Promise<RemoteIndex | undefined> {
     this.send();
     await Promise.all(this.sent.splice(0));

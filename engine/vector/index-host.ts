@@ -190,7 +190,7 @@ export class RemoteIndex {
 
   /**
    * Sends the ops; resolves once the thread has staged them, so that every search made after
-   * that sees them (the graph applies them later, in order: see inserted and settleBacklog).
+   * that sees them (the graph applies them later, in order: see settleBacklog).
    */
   apply(ops: IndexOp[]): Promise<void> {
     const compact = ops.map((op) => (op.op === 'upsert' ? { ...op, vector: own(op.vector) } : op));
@@ -212,11 +212,6 @@ export class RemoteIndex {
     insertion.catch(() => undefined); // its waiters see a failure; the space sees `lost`
     this.insertions.add(insertion);
     return staged;
-  }
-
-  /** Resolves once the graph holds every op sent so far. */
-  async inserted(): Promise<void> {
-    await Promise.all([...this.insertions]);
   }
 
   /** Waits until at most `limit` ops sent are still to be applied to the graph. */

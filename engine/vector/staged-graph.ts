@@ -44,7 +44,7 @@ export class StagedGraph {
     this.vectors = new StageVectors(dimension);
   }
 
-  /** Elements searchable: the graph's (deleted included) and the staged new ones. */
+  /** Elements searchable, at most: the graph's (deleted included) and the staged ones. */
   get size(): number {
     return this.graph.size + this.vectors.live;
   }
