@@ -120,7 +120,6 @@ export class LocalSpace {
   private readonly pendingIds = new Map<string, { lsn: number; live: boolean }>();
   private wal!: WalWriter<LogEntry>;
   private applier: Promise<void> | undefined;
-  private checkpointing: Promise<void> | undefined;
   private applyError: Error | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private appliedSinceSnapshot = 0;
@@ -1180,7 +1179,7 @@ export class LocalSpace {
         this.indexedLsn = batch.at(-1)!.lsn;
         this.appliedSinceSnapshot += batch.length;
         if (this.appliedSinceSnapshot >= this.ctx.options.indexSnapshotEveryRecords)
-          this.startCheckpoint();
+          await this.checkpoint();
         // The graph may fall behind its staged ops only so far: past that, writes wait here
         // (and, once maxUnappliedRecords are waiting, are refused with ENG_WRITE_QUEUE_FULL).
         await this.index?.settleBacklog(this.ctx.options.maxUnappliedRecords);
@@ -1240,22 +1239,6 @@ export class LocalSpace {
   }
 
   /** Snapshots the index, then removes log segments that both the warm tier and the snapshot cover. */
-  /**
-   * Checkpoints beside the applier: the snapshot waits on the index thread until the graph
-   * holds every op staged before it, and applying (and staging) goes on meanwhile.
-   */
-  private startCheckpoint(): void {
-    if (this.checkpointing || this.closed) return;
-    this.checkpointing = this.checkpoint()
-      .catch((error: unknown) => {
-        this.ctx.logger.warn(
-          { err: error, space: this.id },
-          'checkpoint failed; the log keeps every record, retrying after the next batch',
-        );
-      })
-      .finally(() => (this.checkpointing = undefined));
-  }
-
   private async checkpoint(): Promise<void> {
     const lsn = this.indexedLsn;
     const applied = this.appliedSinceSnapshot;
@@ -1287,7 +1270,6 @@ export class LocalSpace {
       await this.wal.close();
       while (this.applier) await this.applier;
       if (this.unapplied.length > 0) await this.runApplier();
-      await this.checkpointing;
       if (
         this.unapplied.length === 0 &&
         !this.wal.failed &&
