@@ -33,6 +33,7 @@ export async function recoverSpace(ctx: SpaceContext, meta: SpaceMeta): Promise<
   const { fs, options, logger } = ctx;
   const walDir = join(ctx.dir, 'wal');
   await fs.mkdir(walDir);
+  await fs.mkdir(join(ctx.dir, 'index')); // checkpoints publish their snapshots there
   const warm = WarmStore.open(join(ctx.dir, 'warm'));
   const params = hnswParams(options);
   const replay = new IndexReplay(ctx, params);
@@ -47,7 +48,7 @@ export async function recoverSpace(ctx: SpaceContext, meta: SpaceMeta): Promise<
       const found = await findSnapshot(fs, join(ctx.dir, 'index'), dimension);
       const loaded =
         found.ok && found.lsn <= appliedLsn
-          ? await ctx.indexes.open(found.path, dimension, params)
+          ? await ctx.indexes.open(found.files, dimension, params)
           : undefined;
       if (found.ok && loaded?.ok) {
         replay.index = loaded.index;

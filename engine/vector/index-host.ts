@@ -17,7 +17,7 @@ import { Worker } from 'node:worker_threads';
 import { EngramError } from '../errors.ts';
 import type { FileSystem } from '../file-system.ts';
 import type { IndexOp } from '../warm/warm-store.ts';
-import { publishSnapshot, type HnswParams } from './hnsw-index.ts';
+import { publishSnapshot, type HnswParams, type SnapshotFiles } from './hnsw-index.ts';
 import type { IndexReply, IndexRequest } from './index-worker.ts';
 
 type Request = IndexRequest extends infer R
@@ -137,13 +137,13 @@ export class IndexHost {
 
   /** Loads a snapshot file (already checked with findSnapshot); a reason when hnswlib refuses it. */
   async open(
-    path: string,
+    files: SnapshotFiles,
     dimension: number,
     params: HnswParams,
   ): Promise<{ ok: true; index: RemoteIndex } | { ok: false; reason: string }> {
     const thread = this.pick();
     const id = this.nextGraph++;
-    const { value } = await thread.request({ type: 'open', index: id, path, dimension, params });
+    const { value } = await thread.request({ type: 'open', index: id, files, dimension, params });
     if (typeof value === 'string') return { ok: false, reason: value };
     return { ok: true, index: new RemoteIndex(thread, id, dimension) };
   }
@@ -233,8 +233,8 @@ export class RemoteIndex {
 
   /** Snapshots the graph as of every write requested so far, covering `lsn`. */
   async snapshot(fs: FileSystem, dir: string, lsn: number): Promise<void> {
-    await publishSnapshot(fs, dir, lsn, this.dimension, (path) =>
-      this.track(this.thread.request({ type: 'write', index: this.id, path })),
+    await publishSnapshot(fs, dir, lsn, this.dimension, (files) =>
+      this.track(this.thread.request({ type: 'write', index: this.id, files })),
     );
   }
 

@@ -11,7 +11,7 @@
  * the ops before it are in the graph.
  */
 import { parentPort } from 'node:worker_threads';
-import { HnswIndex, type HnswParams } from './hnsw-index.ts';
+import { HnswIndex, type HnswParams, type SnapshotFiles } from './hnsw-index.ts';
 import { StagedGraph } from './staged-graph.ts';
 import type { IndexOp } from '../warm/warm-store.ts';
 
@@ -23,13 +23,13 @@ export type IndexRequest =
       type: 'open';
       ticket: number;
       index: number;
-      path: string;
+      files: SnapshotFiles;
       dimension: number;
       params: HnswParams;
     }
   | { type: 'apply'; ticket: number; done: number; index: number; ops: IndexOp[] }
   | { type: 'has'; ticket: number; index: number; label: number }
-  | { type: 'write'; ticket: number; index: number; path: string }
+  | { type: 'write'; ticket: number; index: number; files: Required<SnapshotFiles> }
   | { type: 'dispose'; ticket: number; index: number }
   | { type: 'search'; ticket: number; index: number; vector: Float32Array; k: number };
 
@@ -90,7 +90,7 @@ function drain(): void {
     if (request.type === 'write') {
       // writeIndex is asynchronous in hnswlib-node: hold the queue until the file is written.
       const index = indexes.get(request.index);
-      const written = index ? index.graph.writeFile(request.path) : Promise.resolve();
+      const written = index ? index.graph.writeFiles(request.files) : Promise.resolve();
       written.then(
         () => {
           reply(request.ticket, undefined, request.index);
@@ -125,7 +125,7 @@ function handle(request: Exclude<IndexRequest, { type: 'write' | 'apply' }>): un
       return undefined;
     }
     case 'open': {
-      const opened = HnswIndex.open(request.path, request.dimension, request.params);
+      const opened = HnswIndex.open(request.files, request.dimension, request.params);
       if (opened.ok) indexes.set(request.index, new StagedGraph(opened.index, request.dimension));
       return opened.ok ? null : opened.reason;
     }

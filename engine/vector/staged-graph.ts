@@ -33,18 +33,15 @@ export class StagedGraph {
   private readonly vectors: StageVectors;
   /** Staged labels that may hide a graph entry: the graph is searched for this many more. */
   private hidden = 0;
-  /** Every label the graph was given so far is at most this (labels are handed out in order). */
-  private maxGraphLabel: number;
 
   constructor(
     readonly graph: HnswIndex,
     dimension: number,
   ) {
-    this.maxGraphLabel = graph.maxLabel();
     this.vectors = new StageVectors(dimension);
   }
 
-  /** Elements searchable, at most: the graph's (deleted included) and the staged ones. */
+  /** Elements searchable, at most: the graph's and the staged ones. */
   get size(): number {
     return this.graph.size + this.vectors.live;
   }
@@ -54,7 +51,8 @@ export class StagedGraph {
     for (const op of ops) {
       let entry = this.staged.get(op.label);
       if (!entry) {
-        const hides = op.label <= this.maxGraphLabel;
+        // No op of this label is staged, so the graph has applied every earlier one.
+        const hides = this.graph.has(op.label);
         entry = { pending: 0, vector: null, hides };
         this.staged.set(op.label, entry);
         if (hides) this.hidden += 1;
@@ -69,7 +67,6 @@ export class StagedGraph {
   /** Applies the oldest staged op to the graph (ops arrive here in the order they were staged). */
   apply(op: IndexOp): void {
     this.graph.apply(op);
-    if (op.op === 'upsert' && op.label > this.maxGraphLabel) this.maxGraphLabel = op.label;
     const entry = this.staged.get(op.label);
     if (!entry) return;
     entry.pending -= 1;
