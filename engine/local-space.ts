@@ -120,6 +120,7 @@ export class LocalSpace {
   private readonly pendingIds = new Map<string, { lsn: number; live: boolean }>();
   private wal!: WalWriter<LogEntry>;
   private applier: Promise<void> | undefined;
+  private checkpointing: Promise<void> | undefined;
   private applyError: Error | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private appliedSinceSnapshot = 0;
@@ -1179,7 +1180,7 @@ export class LocalSpace {
         this.indexedLsn = batch.at(-1)!.lsn;
         this.appliedSinceSnapshot += batch.length;
         if (this.appliedSinceSnapshot >= this.ctx.options.indexSnapshotEveryRecords)
-          await this.checkpoint();
+          this.startCheckpoint();
         // The graph may fall behind its staged ops only so far: past that, writes wait here
         // (and, once maxUnappliedRecords are waiting, are refused with ENG_WRITE_QUEUE_FULL).
         await this.index?.settleBacklog(this.ctx.options.maxUnappliedRecords);
@@ -1238,6 +1239,23 @@ export class LocalSpace {
     await writeSpaceMeta(this.ctx.fs, this.ctx.dir, this.meta);
   }
 
+  /**
+   * Checkpoints beside the applier: the snapshot waits on the index thread until the graph
+   * holds every op staged before it, and applying (and staging) goes on meanwhile. The snapshot
+   * request is posted before this returns, so it covers exactly the ops up to indexedLsn.
+   */
+  private startCheckpoint(): void {
+    if (this.checkpointing || this.closed) return;
+    this.checkpointing = this.checkpoint()
+      .catch((error: unknown) => {
+        this.ctx.logger.warn(
+          { err: error, space: this.id },
+          'checkpoint failed; the log keeps every record, retrying after the next batch',
+        );
+      })
+      .finally(() => (this.checkpointing = undefined));
+  }
+
   /** Snapshots the index, then removes log segments that both the warm tier and the snapshot cover. */
   private async checkpoint(): Promise<void> {
     const lsn = this.indexedLsn;
@@ -1270,6 +1288,7 @@ export class LocalSpace {
       await this.wal.close();
       while (this.applier) await this.applier;
       if (this.unapplied.length > 0) await this.runApplier();
+      await this.checkpointing;
       if (
         this.unapplied.length === 0 &&
         !this.wal.failed &&

@@ -46,8 +46,11 @@ export async function recoverSpace(ctx: SpaceContext, meta: SpaceMeta): Promise<
     let snapshotLsn = 0;
     if (dimension !== undefined) {
       const found = await findSnapshot(fs, join(ctx.dir, 'index'), dimension);
+      // Deleted nodes stay in a graph (docs/format/index.md): past this many, rebuild it instead.
+      const bloated =
+        found.ok && (found.deletedNodes ?? 0) > Math.max(found.liveNodes ?? 0, REBUILD_DELETED_MIN);
       const loaded =
-        found.ok && found.lsn <= appliedLsn
+        found.ok && found.lsn <= appliedLsn && !bloated
           ? await ctx.indexes.open(found.files, dimension, params)
           : undefined;
       if (found.ok && loaded?.ok) {
@@ -60,7 +63,9 @@ export async function recoverSpace(ctx: SpaceContext, meta: SpaceMeta): Promise<
           ? found.reason
           : loaded && !loaded.ok
             ? loaded.reason
-            : `snapshot LSN ${found.lsn} is ahead of the warm tier (${appliedLsn})`;
+            : bloated
+              ? `the snapshot has ${found.deletedNodes} deleted nodes and ${found.liveNodes} live ones`
+              : `snapshot LSN ${found.lsn} is ahead of the warm tier (${appliedLsn})`;
         rebuildIndex(ctx, replay, warm, dimension, reason);
       }
     }
@@ -209,6 +214,13 @@ class IndexReplay {
     for (const sent of this.sent.splice(0)) sent.catch(() => undefined);
   }
 }
+
+/**
+ * A snapshot with more deleted nodes than this, and than live ones, is not loaded: the graph is
+ * rebuilt from the warm tier, which leaves the deleted nodes (their memory and their search
+ * cost) behind. Every re-embedding, promotion and delete leaves one.
+ */
+const REBUILD_DELETED_MIN = 1024;
 
 /** Index ops sent to the index thread per message while recovering. */
 const REPLAY_BATCH = 1000;

@@ -252,7 +252,7 @@ export async function findSnapshot(
   fs: FileSystem,
   dir: string,
   dimension: number,
-): Promise<{ ok: true; files: SnapshotFiles; lsn: number } | { ok: false; reason: string }> {
+): Promise<FoundSnapshot | { ok: false; reason: string }> {
   let manifest: Manifest;
   try {
     manifest = JSON.parse((await fs.readFile(join(dir, MANIFEST))).toString('utf8')) as Manifest;
@@ -271,8 +271,8 @@ export async function findSnapshot(
     };
   }
   const graph = await checkedFile(fs, dir, manifest.file, manifest.bytes, manifest.crc32);
-  if (typeof graph !== 'string') return graph;
-  if (format === 1) return { ok: true, files: { graph }, lsn: manifest.lsn };
+  if (!graph.ok) return graph;
+  if (format === 1) return { ok: true, files: { graph: graph.path }, lsn: manifest.lsn };
   const labels = await checkedFile(
     fs,
     dir,
@@ -280,18 +280,36 @@ export async function findSnapshot(
     manifest.labels_bytes,
     manifest.labels_crc32,
   );
-  if (typeof labels !== 'string') return labels;
-  return { ok: true, files: { graph, labels }, lsn: manifest.lsn };
+  if (!labels.ok) return labels;
+  let deletedNodes = 0;
+  for (let at = 0; at + 4 <= labels.bytes.length; at += 4)
+    if (labels.bytes.readInt32LE(at) === NONE) deletedNodes += 1;
+  return {
+    ok: true,
+    files: { graph: graph.path, labels: labels.path },
+    lsn: manifest.lsn,
+    deletedNodes,
+    liveNodes: labels.bytes.length / 4 - deletedNodes,
+  };
 }
 
-/** The path of a snapshot file whose size and CRC match the manifest's, or why not. */
+export interface FoundSnapshot {
+  ok: true;
+  files: SnapshotFiles;
+  lsn: number;
+  /** Format 2: nodes marked deleted and live ones, from the labels file. */
+  deletedNodes?: number;
+  liveNodes?: number;
+}
+
+/** A snapshot file whose size and CRC match the manifest's (its path and bytes), or why not. */
 async function checkedFile(
   fs: FileSystem,
   dir: string,
   file: string | undefined,
   size: number | undefined,
   crc: number | undefined,
-): Promise<string | { ok: false; reason: string }> {
+): Promise<{ ok: true; path: string; bytes: Buffer } | { ok: false; reason: string }> {
   if (typeof file !== 'string' || file.includes('/'))
     return { ok: false, reason: 'the manifest names no valid snapshot file' };
   const path = join(dir, file);
@@ -304,7 +322,7 @@ async function checkedFile(
   if (bytes.length !== size || crc32(bytes) !== crc) {
     return { ok: false, reason: `snapshot file ${file} fails its checksum` };
   }
-  return path;
+  return { ok: true, path, bytes };
 }
 
 /**

@@ -324,6 +324,11 @@ const SNAPSHOT_DAMAGE: ReadonlyArray<
     'a truncated hnsw-*.bin',
     async (_dir, bin) => writeFile(bin, (await readFile(bin)).subarray(0, 100)),
   ],
+  ['a missing hnsw-*.labels', (_dir, bin) => rm(bin.replace(/\.bin$/, '.labels'))],
+  [
+    'a flipped bit in hnsw-*.labels',
+    (_dir, bin) => flipBit(bin.replace(/\.bin$/, '.labels'), 2, 0),
+  ],
 ];
 
 test('a missing or garbled index snapshot is rebuilt from the warm tier and recall stays correct', async (t) => {
@@ -382,6 +387,44 @@ test('a missing or garbled index snapshot is rebuilt from the warm tier and reca
       assert.ok(!logger.lines.some((l) => l.message === 'vector index rebuilt from the warm tier'));
     });
   }
+});
+
+test('a snapshot holding more deleted nodes than live ones is rebuilt from the warm tier at open', async () => {
+  const dataRoot = await tempDir('engram-bloated-');
+  const stored = memories('b', 1100, seededRandom(5));
+  let registry = await Registry.open({ dataRoot, durability: 'none' });
+  await registry.createSpace(VICTIM, { dimension: DIM });
+  await writeAll(registry, VICTIM, stored);
+  const space = await registry.space(VICTIM);
+  const kept = stored.slice(0, 40);
+  for (const m of stored.slice(40)) assert.equal(await space.forget(m.id), true);
+  await registry.close(); // a final snapshot: 1,060 deleted nodes, 40 live
+
+  const opened = async (): Promise<ReturnType<typeof recordingLogger>> => {
+    const logger = recordingLogger();
+    registry = await Registry.open({ dataRoot }, { logger });
+    try {
+      const reopened = await registry.space(VICTIM);
+      for (const m of kept) {
+        const [best] = await reopened.recall(m.vector, { k: 1 });
+        assert.equal(best?.memory.id, m.id, `recall by the vector of ${m.id}`);
+      }
+      const all = await reopened.recall(kept[0]!.vector, { k: 100 });
+      assert.deepEqual(all.map((hit) => hit.memory.id).sort(), kept.map((m) => m.id).sort());
+    } finally {
+      await registry.close();
+    }
+    return logger;
+  };
+  const rebuilt = (await opened()).lines.filter(
+    (l) => l.message === 'vector index rebuilt from the warm tier',
+  );
+  assert.equal(rebuilt.length, 1, 'the rebuild is logged');
+  assert.equal(rebuilt[0]!.fields.reason, 'the snapshot has 1060 deleted nodes and 40 live ones');
+  assert.equal(rebuilt[0]!.fields.inserted, kept.length);
+  // The close wrote the rebuilt graph's snapshot: 40 nodes, loaded as it is the next time.
+  const again = await opened();
+  assert.ok(!again.lines.some((l) => l.message === 'vector index rebuilt from the warm tier'));
 });
 
 // ---- the warm tier ----------------------------------------------------------------------------
