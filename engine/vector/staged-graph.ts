@@ -16,8 +16,6 @@ import { cosineWithNorms, squaredNorm } from '../memory.ts';
 import type { IndexOp } from '../warm/warm-store.ts';
 import { type HnswIndex, unitArray } from './hnsw-index.ts';
 
-const INITIAL_STAGE_CAPACITY = 1024;
-
 interface Staged {
   /** Ops of this label staged and not yet applied to the graph. */
   pending: number;
@@ -37,8 +35,10 @@ export class StagedGraph {
   constructor(
     readonly graph: HnswIndex,
     dimension: number,
+    /** Capacities of the stage's brute-force chunks: the first, and the most (tests shrink them). */
+    chunks: { first: number; max: number } = { first: 1024, max: 16_384 },
   ) {
-    this.vectors = new StageVectors(dimension);
+    this.vectors = new StageVectors(dimension, chunks);
   }
 
   /** Elements searchable, at most: the graph's and the staged ones. */
@@ -110,25 +110,31 @@ export class StagedGraph {
  * brute-force index (native, SIMD distances; an add costs ~25 us, most of it converting the
  * array), which the thread does in its work slices ahead of graph inserts.
  *
+ * The brute-force indexes are chunks of fixed capacity (hnswlib's cannot grow): the first holds
+ * 1,024 vectors, each new one twice the last, up to 16,384. Re-adding every vector into one
+ * index twice the size, as a single doubling index must, held the thread for ~0.8 s at 32k
+ * staged vectors while writes waited for it to stage theirs.
+ *
  * hnswlib's removePoint moves the last element into the freed slot, and corrupts its label map
  * when the element removed is itself the last one (the label stays mapped to the freed slot, so
- * adding it again goes nowhere). The slot order is therefore mirrored here: a label in the last
- * slot is not removed but left dead (a search asks for that many more and drops them), and is
- * removed as soon as another label is appended after it. The index grows by doubling.
+ * adding it again goes nowhere). The slot order of each chunk is therefore mirrored here: a
+ * label in a chunk's last slot is not removed but left dead (a search asks for that many more
+ * and drops them), and is removed as soon as another label is appended after it; a chunk left
+ * with dead labels only is dropped.
  */
 class StageVectors {
-  private brute: hnswlib.BruteforceSearch | undefined;
-  /** Labels by slot, as the native index holds them. */
-  private readonly slots: number[] = [];
-  private readonly slotOf = new Map<number, number>();
-  /** Labels still in a slot but no longer staged with a vector. */
-  private readonly dead = new Set<number>();
-  /** The vectors of the live labels (to re-add them when the index grows). */
+  private chunks: Chunk[] = [];
+  /** The chunk, and slot in it, of each label in one. */
+  private readonly placeOf = new Map<number, { chunk: Chunk; slot: number }>();
+  /** The vectors of the live labels. */
   private readonly vectors = new Map<number, { vector: Float32Array; squaredNorm: number }>();
-  /** Live labels whose vector is not in the native index yet (or an older one is). */
+  /** Live labels whose vector is not in a chunk yet (or an older one is). */
   private readonly unflushed = new Set<number>();
 
-  constructor(private readonly dimension: number) {}
+  constructor(
+    private readonly dimension: number,
+    private readonly capacities: { first: number; max: number },
+  ) {}
 
   get live(): number {
     return this.vectors.size;
@@ -141,17 +147,21 @@ class StageVectors {
   set(label: number, vector: Float32Array): void {
     this.vectors.set(label, { vector, squaredNorm: squaredNorm(vector) });
     this.unflushed.add(label);
-    this.dead.delete(label);
+    this.placeOf.get(label)?.chunk.dead.delete(label); // its slot gets this vector at the flush
   }
 
   remove(label: number): void {
     if (!this.vectors.delete(label)) return;
     this.unflushed.delete(label);
-    if (this.slotOf.has(label)) {
-      this.dead.add(label);
+    const place = this.placeOf.get(label);
+    if (place) {
+      place.chunk.dead.add(label);
       this.tryRemove(label);
     }
-    if (this.vectors.size === 0) this.clear();
+    if (this.vectors.size === 0) {
+      this.chunks = [];
+      this.placeOf.clear();
+    }
   }
 
   flush(until: number): void {
@@ -174,13 +184,13 @@ class StageVectors {
         score: cosineWithNorms(vector, queryNorm, staged.vector, staged.squaredNorm),
       });
     }
-    if (this.brute && this.slots.length > 0) {
-      const { neighbors, distances } = this.brute.searchKnn(
-        unitArray(vector),
-        Math.min(k + this.dead.size + this.unflushed.size, this.slots.length),
-      );
+    const query = this.chunks.length > 0 ? unitArray(vector) : [];
+    for (const chunk of this.chunks) {
+      const want = Math.min(k + chunk.dead.size + this.unflushed.size, chunk.slots.length);
+      if (want === 0) continue;
+      const { neighbors, distances } = chunk.brute.searchKnn(query, want);
       for (const [i, label] of neighbors.entries()) {
-        if (!this.dead.has(label) && !this.unflushed.has(label))
+        if (!chunk.dead.has(label) && !this.unflushed.has(label))
           hits.push({ label, score: 1 - distances[i]! });
       }
     }
@@ -188,51 +198,57 @@ class StageVectors {
   }
 
   private add(label: number, vector: Float32Array): void {
-    if (this.slotOf.has(label)) {
-      this.brute!.addPoint(unitArray(vector), label); // replaces that slot's vector in place
+    const place = this.placeOf.get(label);
+    if (place) {
+      place.chunk.brute.addPoint(unitArray(vector), label); // replaces that slot's vector in place
       return;
     }
-    if (!this.brute || this.slots.length >= this.brute.getMaxElements()) {
-      this.grow(); // re-adds every live flushed vector and this one
-      return;
+    let chunk = this.chunks.find((c) => c.slots.length < c.capacity);
+    if (!chunk) {
+      const last = this.chunks.at(-1)?.capacity ?? 0;
+      const { first, max } = this.capacities;
+      const capacity = Math.min(max, Math.max(first, 2 * last));
+      const brute = new hnswlib.BruteforceSearch('cosine', this.dimension);
+      brute.initIndex(capacity);
+      chunk = { brute, capacity, slots: [], dead: new Set() };
+      this.chunks.push(chunk);
     }
-    this.brute.addPoint(unitArray(vector), label);
-    this.slotOf.set(label, this.slots.length);
-    this.slots.push(label);
-    for (const label of this.dead) this.tryRemove(label); // none of them is last any more
+    chunk.brute.addPoint(unitArray(vector), label);
+    this.placeOf.set(label, { chunk, slot: chunk.slots.length });
+    chunk.slots.push(label);
+    for (const dead of chunk.dead) this.tryRemove(dead); // none of them is last any more
   }
 
   private tryRemove(label: number): void {
-    const slot = this.slotOf.get(label)!;
-    const lastSlot = this.slots.length - 1;
-    if (slot === lastSlot) return; // see the class comment: stays dead until it is not last
-    this.brute!.removePoint(label);
-    const moved = this.slots[lastSlot]!;
-    this.slots[slot] = moved;
-    this.slotOf.set(moved, slot);
-    this.slots.pop();
-    this.slotOf.delete(label);
-    this.dead.delete(label);
-  }
-
-  private clear(): void {
-    this.brute = undefined;
-    this.slots.length = 0;
-    this.slotOf.clear();
-    this.dead.clear();
-  }
-
-  private grow(): void {
-    const capacity = Math.max(INITIAL_STAGE_CAPACITY, 2 * this.vectors.size);
-    const brute = new hnswlib.BruteforceSearch('cosine', this.dimension);
-    brute.initIndex(capacity);
-    this.clear();
-    for (const [label, { vector }] of this.vectors) {
-      if (this.unflushed.has(label)) continue;
-      brute.addPoint(unitArray(vector), label);
-      this.slotOf.set(label, this.slots.length);
-      this.slots.push(label);
+    const { chunk, slot } = this.placeOf.get(label)!;
+    const lastSlot = chunk.slots.length - 1;
+    if (slot === lastSlot) {
+      // See the class comment: stays dead until it is not last, unless nothing live is left.
+      if (chunk.dead.size === chunk.slots.length) this.drop(chunk);
+      return;
     }
-    this.brute = brute;
+    chunk.brute.removePoint(label);
+    const moved = chunk.slots[lastSlot]!;
+    chunk.slots[slot] = moved;
+    this.placeOf.set(moved, { chunk, slot });
+    chunk.slots.pop();
+    this.placeOf.delete(label);
+    chunk.dead.delete(label);
+    if (chunk.dead.size === chunk.slots.length) this.drop(chunk);
   }
+
+  private drop(chunk: Chunk): void {
+    for (const label of chunk.slots) this.placeOf.delete(label);
+    this.chunks = this.chunks.filter((c) => c !== chunk);
+  }
+}
+
+/** One brute-force index of the stage, and the labels in its slots. */
+interface Chunk {
+  brute: hnswlib.BruteforceSearch;
+  capacity: number;
+  /** Labels by slot, as the native index holds them. */
+  slots: number[];
+  /** Labels still in a slot but no longer staged with a vector. */
+  dead: Set<number>;
 }

@@ -17,10 +17,11 @@ const DIMENSION = 8;
 const K = 5;
 
 /** ef 200 over at most a few thousand 8-d points: the graph answers exactly. */
-const smallGraph = () =>
+const smallGraph = (chunks?: { first: number; max: number }) =>
   new StagedGraph(
     HnswIndex.create(DIMENSION, { m: 16, efConstruction: 200, efSearch: 200 }),
     DIMENSION,
+    chunks,
   );
 
 function exactTop(model: Map<number, Float32Array>, query: Float32Array): number[] {
@@ -31,11 +32,13 @@ function exactTop(model: Map<number, Float32Array>, query: Float32Array): number
     .map((hit) => hit.label);
 }
 
-for (const seed of [1, 2, 3, 4]) {
+// Seeds 5-8 give the stage brute-force chunks of 2, 4 and then 4 vectors: chunks fill, empty,
+// are dropped and refilled, and dead last slots are left in many of them.
+for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
   test(`a search sees every staged op at once and the graph's state otherwise (seed ${seed})`, () => {
     const random = seededRandom(seed);
     const vector = () => Float32Array.from({ length: DIMENSION }, () => random() * 2 - 1);
-    const graph = smallGraph();
+    const graph = smallGraph(seed > 4 ? { first: 2, max: 4 } : undefined);
     const model = new Map<number, Float32Array>();
     const queue: IndexOp[] = [];
     let nextLabel = 0;
@@ -89,7 +92,7 @@ test('the stage grows past its first brute-force capacity and keeps every vector
     model.set(label, v);
     ops.push({ op: 'upsert', label, vector: v });
   }
-  // Staged in three parts with flushes between: the native index doubles twice meanwhile.
+  // Staged in three parts with flushes between: brute-force chunks of 1,024 and 2,048 are added.
   for (const part of [ops.slice(0, 900), ops.slice(900, 2000), ops.slice(2000)]) {
     graph.stage(part);
     graph.flushStage(Infinity);
