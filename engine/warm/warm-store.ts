@@ -334,7 +334,8 @@ export class WarmStore {
             if (this.records.get(id) === undefined) delta.records += 1;
             void this.records.put(id, { ...entry.record, lsn });
             ceiling = Math.max(ceiling, entry.record.confidence);
-            void this.cold.remove(id); // a new version of a cold memory is warm
+            // A new version of a cold memory is warm (read first: a remove is a write either way).
+            if (this.cold.get(id) !== undefined) void this.cold.remove(id);
             this.putVector(id, entry.vector, labels, out);
             break;
           }
