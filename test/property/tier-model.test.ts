@@ -64,8 +64,16 @@ async function check(model: Model, real: Real): Promise<void> {
     const warm = await listed(real.space, 'warm');
     const cold = await listed(real.space, 'cold');
     const both = [...warm, ...cold].sort();
-    if (JSON.stringify(both) === JSON.stringify(expected)) return;
-    last = `warm ${warm.join()} cold ${cold.join()}`;
+    // The counts are kept beside the tiers (LMDB would walk them to count): they must agree.
+    const stats = await real.space.stats();
+    const counted = `stats: warm ${stats.warmMemories}, cold ${stats.coldMemories}`;
+    if (
+      JSON.stringify(both) === JSON.stringify(expected) &&
+      stats.warmMemories === warm.length &&
+      stats.coldMemories === cold.length
+    )
+      return;
+    last = `warm ${warm.join()} cold ${cold.join()} (${counted})`;
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
   assert.fail(`tiers do not hold each memory exactly once: ${last}, expected ${expected.join()}`);
