@@ -61,6 +61,8 @@ export type SnapshotLoad =
 export class HnswIndex {
   /** Live nodes (one per label with a vector). */
   private live = 0;
+  /** Every label the graph holds is below this. */
+  private labelsBelow = 0;
 
   private constructor(
     private readonly native: hnswlib.HierarchicalNSW,
@@ -73,7 +75,11 @@ export class HnswIndex {
     /** The id the next inserted node gets. */
     private nextNode: number,
   ) {
-    for (const label of nodeOfLabel) if (label !== NONE) this.live += 1;
+    for (const [label, node] of nodeOfLabel.entries()) {
+      if (node === NONE) continue;
+      this.live += 1;
+      this.labelsBelow = label + 1;
+    }
   }
 
   static create(dimension: number, params: HnswParams): HnswIndex {
@@ -162,6 +168,28 @@ export class HnswIndex {
     return this.native.getCurrentCount();
   }
 
+  /** Nodes marked deleted: their memory and search cost stay until the graph is rebuilt. */
+  get deletedNodes(): number {
+    return this.native.getCurrentCount() - this.live;
+  }
+
+  /** Every label the graph holds is below this. */
+  get labelBound(): number {
+    return this.labelsBelow;
+  }
+
+  /** The label's vector as the graph holds it (unit length), or undefined without one. */
+  vectorOf(label: number): Float32Array | undefined {
+    return this.has(label)
+      ? Float32Array.from(this.native.getPoint(this.nodeOfLabel[label]!))
+      : undefined;
+  }
+
+  /** A new empty graph of the same dimension and parameters. */
+  emptyLike(): HnswIndex {
+    return HnswIndex.create(this.dimension, this.params);
+  }
+
   /** Labels with a vector in the graph (for offline verification). */
   liveLabels(): number[] {
     const labels: number[] = [];
@@ -195,6 +223,7 @@ export class HnswIndex {
     this.nodeOfLabel = grownTo(this.nodeOfLabel, op.label);
     this.nodeOfLabel[op.label] = node;
     this.live += 1;
+    this.labelsBelow = Math.max(this.labelsBelow, op.label + 1);
   }
 
   search(vector: Float32Array, k: number): Array<{ label: number; score: number }> {

@@ -16,6 +16,7 @@ import { StagedGraph } from './staged-graph.ts';
 import type { IndexOp } from '../warm/warm-store.ts';
 
 const WORK_SLICE_MS = 4;
+const REBUILD_SLICE_MS = 1;
 
 export type IndexRequest =
   | { type: 'create'; ticket: number; index: number; dimension: number; params: HnswParams }
@@ -105,7 +106,15 @@ function drain(): void {
     }
     answer(request);
   }
-  if (queue.length > 0) setImmediate(drain);
+  // Graphs full of deleted nodes are rebuilt (staged-graph.ts) in the time left in the slice,
+  // and at least REBUILD_SLICE_MS of it while ops wait, so that the rebuild ends under load too.
+  let rebuilding = false;
+  for (const graph of indexes.values()) {
+    if (!graph.rebuilding) continue;
+    rebuilding = true;
+    graph.rebuildStep(Math.max(until, performance.now() + REBUILD_SLICE_MS));
+  }
+  if (queue.length > 0 || rebuilding) setImmediate(drain);
   else draining = false;
 }
 

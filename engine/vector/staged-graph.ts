@@ -27,18 +27,30 @@ interface Staged {
 
 export class StagedGraph {
   private readonly staged = new Map<number, Staged>();
+  /**
+   * A compacted copy of the graph being built (see rebuildStep): labels below `cursor` are
+   * copied and get every later op too, as do labels at or above `bound` (new since the start).
+   */
+  private rebuild: { next: HnswIndex; cursor: number; bound: number } | undefined;
   /** Staged labels with a vector, searched by brute force (see StageVectors). */
   private readonly vectors: StageVectors;
   /** Staged labels that may hide a graph entry: the graph is searched for this many more. */
   private hidden = 0;
 
   constructor(
-    readonly graph: HnswIndex,
+    private current: HnswIndex,
     dimension: number,
     /** Capacities of the stage's brute-force chunks: the first, and the most (tests shrink them). */
     chunks: { first: number; max: number } = { first: 1024, max: 16_384 },
+    /** Deleted nodes past which (and past the live ones) the graph is rebuilt without them. */
+    private readonly rebuildDeletedMin = REBUILD_DELETED_MIN,
   ) {
     this.vectors = new StageVectors(dimension, chunks);
+  }
+
+  /** The graph searched and snapshotted now (replaced when a rebuild completes). */
+  get graph(): HnswIndex {
+    return this.current;
   }
 
   /** Elements searchable, at most: the graph's and the staged ones. */
@@ -66,7 +78,9 @@ export class StagedGraph {
 
   /** Applies the oldest staged op to the graph (ops arrive here in the order they were staged). */
   apply(op: IndexOp): void {
-    this.graph.apply(op);
+    this.current.apply(op);
+    const { rebuild } = this;
+    if (rebuild && (op.label < rebuild.cursor || op.label >= rebuild.bound)) rebuild.next.apply(op);
     const entry = this.staged.get(op.label);
     if (!entry) return;
     entry.pending -= 1;
@@ -81,6 +95,34 @@ export class StagedGraph {
     this.staged.delete(op.label);
     if (entry.hides) this.hidden -= 1;
     this.vectors.remove(op.label);
+  }
+
+  /**
+   * Whether the graph is being rebuilt, or should be: every delete, re-embedding and promotion
+   * leaves a deleted node behind (hnsw-index.ts), in memory and in the way of searches.
+   */
+  get rebuilding(): boolean {
+    if (this.rebuild) return true;
+    const { deletedNodes, size } = this.current;
+    return deletedNodes > Math.max(size, this.rebuildDeletedMin);
+  }
+
+  /**
+   * Copies live labels into a fresh graph until the deadline (performance.now()); the graph in
+   * use answers meanwhile, and the copy replaces it once every label is copied.
+   */
+  rebuildStep(until: number): void {
+    if (!this.rebuilding) return;
+    this.rebuild ??= { next: this.current.emptyLike(), cursor: 0, bound: this.current.labelBound };
+    const rebuild = this.rebuild;
+    while (rebuild.cursor < rebuild.bound) {
+      if (performance.now() >= until) return;
+      const label = rebuild.cursor++;
+      const vector = this.current.vectorOf(label);
+      if (vector) rebuild.next.apply({ op: 'upsert', label, vector });
+    }
+    this.current = rebuild.next;
+    this.rebuild = undefined;
   }
 
   /** Whether staged vectors wait to enter the brute-force index (see flushStage). */
@@ -242,6 +284,9 @@ class StageVectors {
     this.chunks = this.chunks.filter((c) => c !== chunk);
   }
 }
+
+/** Deleted nodes a graph may hold beyond its live ones before it is rebuilt (see recovery too). */
+const REBUILD_DELETED_MIN = 1024;
 
 /** One brute-force index of the stage, and the labels in its slots. */
 interface Chunk {

@@ -16,10 +16,12 @@ import { test } from 'node:test';
 import {
   Registry,
   isEngramError,
+  nodeFileSystem,
   type EngineOptions,
   type RememberInput,
   type SpaceHandle,
 } from '../../engine/index.ts';
+import { HnswIndex, publishSnapshot } from '../../engine/vector/hnsw-index.ts';
 import { WAL_HEADER_BYTES, decodeRecordAt } from '../../engine/wal/wal-record.ts';
 import { recordingLogger } from '../helpers/faulty-fs.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
@@ -389,8 +391,9 @@ test('a missing or garbled index snapshot is rebuilt from the warm tier and reca
   }
 });
 
-test('a snapshot holding more deleted nodes than live ones is rebuilt from the warm tier at open', async () => {
+test('a graph holding more deleted nodes than live ones is compacted, and such a snapshot is rebuilt at open', async () => {
   const dataRoot = await tempDir('engram-bloated-');
+  const indexDir = join(dataRoot, VICTIM, 'index');
   const stored = memories('b', 1100, seededRandom(5));
   let registry = await Registry.open({ dataRoot, durability: 'none' });
   await registry.createSpace(VICTIM, { dimension: DIM });
@@ -398,7 +401,31 @@ test('a snapshot holding more deleted nodes than live ones is rebuilt from the w
   const space = await registry.space(VICTIM);
   const kept = stored.slice(0, 40);
   for (const m of stored.slice(40)) assert.equal(await space.forget(m.id), true);
-  await registry.close(); // a final snapshot: 1,060 deleted nodes, 40 live
+  await registry.close();
+
+  const manifest = async () =>
+    JSON.parse(await readFile(join(indexDir, 'snapshot.json'), 'utf8')) as {
+      lsn: number;
+      labels_bytes: number;
+    };
+  // The index thread compacts the graph once 1,024 deleted nodes outnumber the live ones; when
+  // it has not finished by the close, the open below rebuilds it. Either way the graph left has
+  // 40 nodes. To make sure the open's own rebuild is exercised, the snapshot is bloated here.
+  const params = { m: 16, efConstruction: 200, efSearch: 64 };
+  const loaded = await HnswIndex.load(nodeFileSystem, indexDir, DIM, params);
+  assert.ok(loaded.ok, loaded.ok ? '' : loaded.reason);
+  const random = seededRandom(6);
+  for (let i = 0; i < 1100; i++) {
+    const label = 1_000_000 + i; // labels no memory has: deleted again at once
+    loaded.index.apply({ op: 'upsert', label, vector: randomVector(random, DIM) });
+    loaded.index.apply({ op: 'delete', label });
+  }
+  const deleted = loaded.index.deletedNodes;
+  assert.ok(deleted >= 1100);
+  const { lsn } = await manifest();
+  await publishSnapshot(nodeFileSystem, indexDir, lsn, DIM, (files) =>
+    loaded.index.writeFiles(files),
+  );
 
   const opened = async (): Promise<ReturnType<typeof recordingLogger>> => {
     const logger = recordingLogger();
@@ -420,9 +447,13 @@ test('a snapshot holding more deleted nodes than live ones is rebuilt from the w
     (l) => l.message === 'vector index rebuilt from the warm tier',
   );
   assert.equal(rebuilt.length, 1, 'the rebuild is logged');
-  assert.equal(rebuilt[0]!.fields.reason, 'the snapshot has 1060 deleted nodes and 40 live ones');
+  assert.equal(
+    rebuilt[0]!.fields.reason,
+    `the snapshot has ${deleted} deleted nodes and 40 live ones`,
+  );
   assert.equal(rebuilt[0]!.fields.inserted, kept.length);
   // The close wrote the rebuilt graph's snapshot: 40 nodes, loaded as it is the next time.
+  assert.equal((await manifest()).labels_bytes, 40 * 4);
   const again = await opened();
   assert.ok(!again.lines.some((l) => l.message === 'vector index rebuilt from the warm tier'));
 });

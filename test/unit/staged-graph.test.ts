@@ -17,11 +17,12 @@ const DIMENSION = 8;
 const K = 5;
 
 /** ef 200 over at most a few thousand 8-d points: the graph answers exactly. */
-const smallGraph = (chunks?: { first: number; max: number }) =>
+const smallGraph = (chunks?: { first: number; max: number }, rebuildDeletedMin?: number) =>
   new StagedGraph(
     HnswIndex.create(DIMENSION, { m: 16, efConstruction: 200, efSearch: 200 }),
     DIMENSION,
     chunks,
+    rebuildDeletedMin,
   );
 
 function exactTop(model: Map<number, Float32Array>, query: Float32Array): number[] {
@@ -32,13 +33,15 @@ function exactTop(model: Map<number, Float32Array>, query: Float32Array): number
     .map((hit) => hit.label);
 }
 
-// Seeds 5-8 give the stage brute-force chunks of 2, 4 and then 4 vectors: chunks fill, empty,
-// are dropped and refilled, and dead last slots are left in many of them.
+// Seeds 5-8 give the stage brute-force chunks of 2, 4 and then 4 vectors (chunks fill, empty,
+// are dropped and refilled, and dead last slots are left in many of them) and rebuild the graph
+// once it holds 8 deleted nodes more than live ones, in steps cut short at random.
 for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
   test(`a search sees every staged op at once and the graph's state otherwise (seed ${seed})`, () => {
     const random = seededRandom(seed);
     const vector = () => Float32Array.from({ length: DIMENSION }, () => random() * 2 - 1);
-    const graph = smallGraph(seed > 4 ? { first: 2, max: 4 } : undefined);
+    const graph = seed > 4 ? smallGraph({ first: 2, max: 4 }, 8) : smallGraph();
+    const graphs = new Set([graph.graph]);
     const model = new Map<number, Float32Array>();
     const queue: IndexOp[] = [];
     let nextLabel = 0;
@@ -63,6 +66,9 @@ for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
       } else if (random() < 0.3) {
         // Staged vectors move into the native brute-force index, all or some of them.
         graph.flushStage(random() < 0.5 ? Infinity : performance.now() + 0.01);
+      } else if (random() < 0.25) {
+        graph.rebuildStep(random() < 0.5 ? Infinity : performance.now() + 0.01);
+        graphs.add(graph.graph);
       } else {
         for (let n = Math.floor(random() * 6); n > 0 && queue.length > 0; n--)
           graph.apply(queue.shift()!);
@@ -73,11 +79,17 @@ for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
       assert.deepEqual(found, exactTop(model, query), `step ${step}`);
     }
     while (queue.length > 0) graph.apply(queue.shift()!);
+    while (graph.rebuilding) graph.rebuildStep(Infinity);
+    graphs.add(graph.graph);
     const query = vector();
     assert.deepEqual(
       graph.search(query, K).map((hit) => hit.label),
       exactTop(model, query),
     );
+    if (seed > 4) {
+      assert.ok(graphs.size > 2, `the graph was rebuilt (${graphs.size - 1} times)`);
+      assert.ok(graph.graph.deletedNodes <= Math.max(graph.graph.size, 8));
+    }
   });
 }
 
@@ -98,6 +110,52 @@ test('the stage grows past its first brute-force capacity and keeps every vector
     graph.flushStage(Infinity);
   }
   for (let q = 0; q < 20; q++) {
+    const query = vector();
+    assert.deepEqual(
+      graph.search(query, K).map((hit) => hit.label),
+      exactTop(model, query),
+    );
+  }
+});
+
+test('ops that arrive during a rebuild reach the rebuilt graph, new labels included', () => {
+  const random = seededRandom(11);
+  const vector = () => Float32Array.from({ length: DIMENSION }, () => random() * 2 - 1);
+  const graph = smallGraph(undefined, 8);
+  const model = new Map<number, Float32Array>();
+  const run = (ops: IndexOp[]) => {
+    graph.stage(ops);
+    for (const op of ops) {
+      graph.apply(op);
+      if (op.op === 'upsert') model.set(op.label, op.vector);
+      else model.delete(op.label);
+    }
+  };
+  run(Array.from({ length: 40 }, (_, label) => ({ op: 'upsert', label, vector: vector() })));
+  run(Array.from({ length: 30 }, (_, label) => ({ op: 'delete', label })));
+  assert.equal(graph.rebuilding, true, '30 deleted nodes against 10 live ones');
+  const before = graph.graph;
+  graph.rebuildStep(0); // starts the rebuild, copies nothing yet
+  // Labels above every label at the start, one not copied yet re-embedded, one deleted.
+  run([
+    ...Array.from({ length: 10 }, (_, i): IndexOp => ({
+      op: 'upsert',
+      label: 40 + i,
+      vector: vector(),
+    })),
+    { op: 'upsert', label: 35, vector: vector() },
+    { op: 'delete', label: 36 },
+  ]);
+  graph.rebuildStep(Infinity);
+  assert.notEqual(graph.graph, before);
+  assert.equal(graph.rebuilding, false);
+  assert.equal(graph.graph.deletedNodes, 0);
+  assert.deepEqual(
+    graph.graph.liveLabels(),
+    [...model.keys()].sort((a, b) => a - b),
+  );
+  for (const [label, v] of model) assert.equal(graph.search(v, 1)[0]?.label, label);
+  for (let q = 0; q < 10; q++) {
     const query = vector();
     assert.deepEqual(
       graph.search(query, K).map((hit) => hit.label),
