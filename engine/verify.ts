@@ -206,6 +206,13 @@ function checkWarm(
           report.damage.push(`the vector of warm memory "${id}" differs from the logged one`);
       }
     }
+    // Capacity checks and stats read the counts kept beside the tiers, never a walk.
+    const { kept, walked } = warm.countsKeptAndWalked();
+    for (const tier of ['records', 'cold'] as const)
+      if (kept[tier] !== undefined && kept[tier] !== walked[tier])
+        report.damage.push(
+          `the warm tier keeps a ${tier} count of ${kept[tier]} but holds ${walked[tier]}`,
+        );
     report.warm = { appliedLsn, memories };
   } finally {
     view.done();

@@ -222,6 +222,17 @@ export class WarmStore {
     return this.meta.get(COLD_COUNT) ?? this.cold.getCount();
   }
 
+  /** The counts kept in `meta` and the counts LMDB finds by walking (for offline verification). */
+  countsKeptAndWalked(): {
+    kept: { records: number | undefined; cold: number | undefined };
+    walked: { records: number; cold: number };
+  } {
+    return {
+      kept: { records: this.meta.get(RECORD_COUNT), cold: this.meta.get(COLD_COUNT) },
+      walked: { records: this.records.getCount(), cold: this.cold.getCount() },
+    };
+  }
+
   /** Cold ids strictly after `after`, in id order. */
   coldRange(after: string | undefined, limit: number): string[] {
     const out: string[] = [];

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { open } from 'lmdb';
 import {
   BackupStore,
   Registry,
@@ -328,6 +329,21 @@ test('a backup holds the memories demoted to the cold tier, and restores them', 
     [],
   );
   assert.equal(verified.ok, true);
+  // The tier counts are kept beside the tiers (capacity checks and stats read them): a kept
+  // count that disagrees with what the tier holds is reported.
+  const env = open({ path: join(small.options.dataRoot, 'tiered', 'warm'), maxDbs: 16 });
+  const meta = env.openDB<number, string>({ name: 'meta', encoder: { moreTypes: true } } as {
+    name: string;
+  });
+  const kept = meta.get('coldCount');
+  assert.equal(typeof kept, 'number');
+  await meta.put('coldCount', kept! + 5);
+  await env.close();
+  const tampered = await verifyDataRoot(small.options.dataRoot);
+  assert.deepEqual(
+    tampered.spaces.flatMap((s) => s.damage),
+    [`the warm tier keeps a cold count of ${kept! + 5} but holds ${kept}`],
+  );
 });
 
 /** A one-memory backup file written straight from a made-up snapshot. */
