@@ -180,44 +180,35 @@ export function validateVector(raw: unknown, limits: Limits): Float32Array {
       `Vector has ${values.length} dimensions; allowed are 1 to ${limits.maxDimensions}`,
     );
   }
+  // A Float32Array is copied whole (memcpy); numbers are checked for type, then stored.
+  const typed = raw instanceof Float32Array;
+  const out = typed ? raw.slice() : new Float32Array(values.length);
   let norm = 0;
-  if (raw instanceof Float32Array) {
-    // Already 32-bit: copied as it is, then only checked for NaN and infinities.
-    const out = raw.slice();
-    for (let i = 0; i < out.length; i++) {
-      const v = out[i]!;
-      if (!Number.isFinite(v)) {
-        throw new EngramError(
-          'ENG_VECTOR_INVALID',
-          `Vector element ${i} is not a finite 32-bit number`,
-        );
-      }
-      norm += v * v;
+  for (let i = 0; i < out.length; i++) {
+    if (!typed) {
+      const v = values[i];
+      if (typeof v !== 'number') throw notFinite(i);
+      out[i] = v;
     }
-    return nonZero(out, norm);
+    // The stored float32 value: NaN, infinities and doubles past float32's range fail here, and
+    // 1e-50 passes as a double but stores as 0.
+    const stored = out[i]!;
+    if (!Number.isFinite(stored)) throw notFinite(i);
+    norm += stored * stored;
   }
-  const out = new Float32Array(values.length);
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (typeof v !== 'number' || !Number.isFinite(v) || !Number.isFinite(Math.fround(v))) {
-      throw new EngramError(
-        'ENG_VECTOR_INVALID',
-        `Vector element ${i} is not a finite 32-bit number`,
-      );
-    }
-    out[i] = v;
-    norm += out[i]! * out[i]!; // the stored float32 value: 1e-50 passes as a double but stores as 0
-  }
-  return nonZero(out, norm);
-}
-
-function nonZero(vector: Float32Array, squaredNorm: number): Float32Array {
-  if (squaredNorm === 0)
+  if (norm === 0)
     throw new EngramError(
       'ENG_VECTOR_INVALID',
       'Vector has zero length; cosine similarity needs a direction',
     );
-  return vector;
+  return out;
+}
+
+function notFinite(element: number): EngramError {
+  return new EngramError(
+    'ENG_VECTOR_INVALID',
+    `Vector element ${element} is not a finite 32-bit number`,
+  );
 }
 
 /** The sum of squares of a vector, summed in order in a double, as cosineSimilarity sums it. */

@@ -10,7 +10,12 @@ import { EngramError } from './errors.ts';
 import { decodeEntry, type LogEntry, type SequencedEntry } from './log-entry.ts';
 import type { SpaceContext } from './local-space.ts';
 import type { SpaceMeta } from './space-meta.ts';
-import { findSnapshot, INDEX_MANIFEST, type HnswParams } from './vector/hnsw-index.ts';
+import {
+  findSnapshot,
+  INDEX_MANIFEST,
+  tooManyDeleted,
+  type HnswParams,
+} from './vector/hnsw-index.ts';
 import type { RemoteIndex } from './vector/index-host.ts';
 import type { IndexOp } from './warm/warm-store.ts';
 import { scanWal } from './wal/wal-reader.ts';
@@ -46,9 +51,8 @@ export async function recoverSpace(ctx: SpaceContext, meta: SpaceMeta): Promise<
     let snapshotLsn = 0;
     if (dimension !== undefined) {
       const found = await findSnapshot(fs, join(ctx.dir, 'index'), dimension);
-      // Deleted nodes stay in a graph (docs/format/index.md): past this many, rebuild it instead.
-      const bloated =
-        found.ok && (found.deletedNodes ?? 0) > Math.max(found.liveNodes ?? 0, REBUILD_DELETED_MIN);
+      // A graph heavy with deleted nodes (docs/format/index.md) is rebuilt instead of loaded.
+      const bloated = found.ok && tooManyDeleted(found.deletedNodes ?? 0, found.liveNodes ?? 0);
       const loaded =
         found.ok && found.lsn <= appliedLsn && !bloated
           ? await ctx.indexes.open(found.files, dimension, params)
@@ -214,13 +218,6 @@ class IndexReplay {
     for (const sent of this.sent.splice(0)) sent.catch(() => undefined);
   }
 }
-
-/**
- * A snapshot with more deleted nodes than this, and than live ones, is not loaded: the graph is
- * rebuilt from the warm tier, which leaves the deleted nodes (their memory and their search
- * cost) behind. Every re-embedding, promotion and delete leaves one.
- */
-const REBUILD_DELETED_MIN = 1024;
 
 /** Index ops sent to the index thread per message while recovering. */
 const REPLAY_BATCH = 1000;

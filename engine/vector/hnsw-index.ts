@@ -29,6 +29,17 @@ const MANIFEST = INDEX_MANIFEST;
 const INITIAL_CAPACITY = 1024;
 /** A node whose label is gone (the node is marked deleted), or a label without a live node. */
 const NONE = -1;
+/** Deleted nodes a graph may hold beyond its live ones before it is rebuilt without them. */
+export const REBUILD_DELETED_MIN = 1024;
+
+/**
+ * Whether a graph should be rebuilt without its deleted nodes (every delete, re-embedding and
+ * promotion leaves one, in memory and in the way of searches): the index thread's compaction
+ * and recovery's choice between a snapshot and a rebuild both ask this.
+ */
+export function tooManyDeleted(deleted: number, live: number, min = REBUILD_DELETED_MIN): boolean {
+  return deleted > Math.max(live, min);
+}
 
 export interface HnswParams {
   m: number;

@@ -151,8 +151,8 @@ export class IndexHost {
 
 export class RemoteIndex {
   /**
-   * Elements searchable (the graph's, deleted ones included, and the staged new ones), as of
-   * the latest answer from its thread.
+   * Elements searchable, at most (the graph's live ones and the staged ones), as of the latest
+   * answer from its thread.
    */
   size = 0;
   /** Ops staged on the thread that the graph has not applied yet. */

@@ -14,7 +14,7 @@
 import hnswlib from 'hnswlib-node';
 import { cosineWithNorms, squaredNorm } from '../memory.ts';
 import type { IndexOp } from '../warm/warm-store.ts';
-import { type HnswIndex, unitArray } from './hnsw-index.ts';
+import { type HnswIndex, REBUILD_DELETED_MIN, tooManyDeleted, unitArray } from './hnsw-index.ts';
 
 interface Staged {
   /** Ops of this label staged and not yet applied to the graph. */
@@ -97,14 +97,11 @@ export class StagedGraph {
     this.vectors.remove(op.label);
   }
 
-  /**
-   * Whether the graph is being rebuilt, or should be: every delete, re-embedding and promotion
-   * leaves a deleted node behind (hnsw-index.ts), in memory and in the way of searches.
-   */
+  /** Whether the graph is being rebuilt, or should be (tooManyDeleted in hnsw-index.ts). */
   get rebuilding(): boolean {
     if (this.rebuild) return true;
     const { deletedNodes, size } = this.current;
-    return deletedNodes > Math.max(size, this.rebuildDeletedMin);
+    return tooManyDeleted(deletedNodes, size, this.rebuildDeletedMin);
   }
 
   /**
@@ -153,9 +150,9 @@ export class StagedGraph {
  * array), which the thread does in its work slices ahead of graph inserts.
  *
  * The brute-force indexes are chunks of fixed capacity (hnswlib's cannot grow): the first holds
- * 1,024 vectors, each new one twice the last, up to 16,384. Re-adding every vector into one
- * index twice the size, as a single doubling index must, held the thread for ~0.8 s at 32k
- * staged vectors while writes waited for it to stage theirs.
+ * 1,024 vectors, each new one twice the last, up to 16,384. A single doubling index must re-add
+ * every vector into one twice the size (~0.8 s at 32k vectors, at ~25 us an add), and during
+ * ingest the writes waiting to be staged piled up meanwhile (pendingApply ~6,000).
  *
  * hnswlib's removePoint moves the last element into the freed slot, and corrupts its label map
  * when the element removed is itself the last one (the label stays mapped to the freed slot, so
@@ -284,9 +281,6 @@ class StageVectors {
     this.chunks = this.chunks.filter((c) => c !== chunk);
   }
 }
-
-/** Deleted nodes a graph may hold beyond its live ones before it is rebuilt (see recovery too). */
-const REBUILD_DELETED_MIN = 1024;
 
 /** One brute-force index of the stage, and the labels in its slots. */
 interface Chunk {

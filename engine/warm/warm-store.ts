@@ -344,7 +344,7 @@ export class WarmStore {
    */
   async apply(batch: readonly SequencedEntry[], cold: ColdReader): Promise<IndexOp[][]> {
     const ops: IndexOp[][] = batch.map(() => []);
-    const delta = { records: 0, cold: 0 };
+    const delta: Delta = { records: 0, cold: 0 };
     await this.root.transaction(() => {
       let ceiling = this.confidenceCeiling();
       let applied = this.appliedLsn();
