@@ -16,9 +16,17 @@ export interface WritableFile {
   close(): Promise<void>;
 }
 
+export interface OpenWritableOptions {
+  /**
+   * Open with O_DSYNC: each write returns only once its bytes, and the metadata needed to read
+   * them back (the file's size), are on stable storage, as if an fdatasync followed it.
+   */
+  dsync?: boolean;
+}
+
 export interface FileSystem {
   /** Opens a file for writing at explicit positions, creating it if missing; never truncates. */
-  openWritable(path: string): Promise<WritableFile>;
+  openWritable(path: string, options?: OpenWritableOptions): Promise<WritableFile>;
   readFile(path: string): Promise<Buffer>;
   /** Size in bytes, or undefined when the path does not exist. */
   size(path: string): Promise<number | undefined>;
@@ -51,10 +59,9 @@ class NodeWritableFile implements WritableFile {
 }
 
 export const nodeFileSystem: FileSystem = {
-  async openWritable(path) {
-    return new NodeWritableFile(
-      await fsp.open(path, constants.O_WRONLY | constants.O_CREAT, 0o644),
-    );
+  async openWritable(path, options) {
+    const flags = constants.O_WRONLY | constants.O_CREAT | (options?.dsync ? constants.O_DSYNC : 0);
+    return new NodeWritableFile(await fsp.open(path, flags, 0o644));
   },
   readFile: (path) => fsp.readFile(path),
   async size(path) {

@@ -17,12 +17,14 @@ export {
   validateEngineOptions,
   type DurabilityMode,
   type EngineOptions,
+  type WalSyncMethod,
 } from './options.ts';
 export { parseSpaceId, SPACE_ID_RULE, type SpaceId } from './space-id.ts';
 export {
   nodeFileSystem,
   writeFileAtomic,
   type FileSystem,
+  type OpenWritableOptions,
   type WritableFile,
 } from './file-system.ts';
 export type {

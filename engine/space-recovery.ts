@@ -154,6 +154,7 @@ export async function recoverSpace(ctx: SpaceContext, meta: SpaceMeta): Promise<
           walDir,
           {
             durability: options.durability,
+            syncMethod: options.walSyncMethod,
             syncIntervalMs: options.syncIntervalMs,
             segmentBytesMax: options.walSegmentBytesMax,
             groupRecordsMax: options.groupCommitRecordsMax,

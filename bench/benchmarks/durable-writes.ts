@@ -66,8 +66,9 @@ export interface EngineWritesResult {
 }
 
 /**
- * nodeFileSystem, counting fdatasync calls on log segments and the bytes each one made durable
- * (the engine writes one buffer per group, then syncs it).
+ * nodeFileSystem, counting the syncs of log segments and the bytes each one made durable: an
+ * fdatasync (the engine writes one buffer per group, then syncs it), or under sync method dsync
+ * each write to an O_DSYNC segment.
  */
 export function countingFileSystem(base: FileSystem): {
   fs: FileSystem;
@@ -79,21 +80,26 @@ export function countingFileSystem(base: FileSystem): {
   const groupBytes: number[] = [];
   const fs: FileSystem = {
     ...base,
-    async openWritable(path) {
-      const file = await base.openWritable(path);
+    async openWritable(path, options) {
+      const file = await base.openWritable(path, options);
       if (!path.endsWith('.wal')) return file;
+      // An O_DSYNC segment (sync method dsync) is synced by each write: one group per write.
+      const durableGroup = (bytes: number) => {
+        walSyncs += 1;
+        groupBytes.push(bytes);
+      };
       return {
         write: async (data, position) => {
           const written = await file.write(data, position);
-          unsyncedBytes += written;
+          if (options?.dsync) durableGroup(written);
+          else unsyncedBytes += written;
           return written;
         },
         datasync: async () => {
           const bytes = unsyncedBytes;
           unsyncedBytes = 0;
           await file.datasync();
-          walSyncs += 1;
-          groupBytes.push(bytes);
+          durableGroup(bytes);
         },
         truncate: (length) => file.truncate(length),
         close: () => file.close(),

@@ -234,6 +234,14 @@ export const CONFIG_SCHEMA = {
     doc: 'when a write is acknowledged: after its fdatasync, after an interval sync, or never synced',
     engine: 'durability',
   },
+  'persistence.wal_sync_method': {
+    type: 'string',
+    default: ENGINE_DEFAULTS.walSyncMethod,
+    choices: ['dsync', 'fdatasync'],
+    env: 'ENGRAM_WAL_SYNC_METHOD',
+    doc: 'how "fsync" durability syncs the log: O_DSYNC writes, or a write then fdatasync',
+    engine: 'walSyncMethod',
+  },
   'persistence.sync_interval_ms': engineInteger(
     'syncIntervalMs',
     'ENGRAM_SYNC_INTERVAL_MS',

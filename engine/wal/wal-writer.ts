@@ -1,7 +1,9 @@
 /**
- * Appends records to a space's log with group commit: records queued while a write+fdatasync
- * is in flight go out together in the next write and share one fdatasync. In `fsync` mode a
- * record's promise resolves only after the fdatasync covering it returned.
+ * Appends records to a space's log with group commit: records queued while a group's write is
+ * in flight go out together in the next write and share its sync. In `fsync` mode a record's
+ * promise resolves only once the group holding it is on stable storage: the segment is opened
+ * with O_DSYNC, so the write returns only then (sync method `dsync`, the default), or the write
+ * is followed by an fdatasync (`fdatasync`).
  *
  * A failed write or sync poisons the writer: every queued and later append fails, and nothing
  * is retried. (After a failed fsync the kernel may have dropped the dirty pages and cleared the
@@ -12,12 +14,13 @@ import { dirname } from 'node:path';
 import { EngramError, ioError } from '../errors.ts';
 import type { FileSystem, WritableFile } from '../file-system.ts';
 import { writeFully } from '../file-system.ts';
-import type { DurabilityMode } from '../options.ts';
+import type { DurabilityMode, WalSyncMethod } from '../options.ts';
 import { encodeRecord, type RecordTypeCode } from './wal-record.ts';
 import { segmentPath, type SegmentInfo } from './wal-segment.ts';
 
 export interface WalWriterOptions {
   durability: DurabilityMode;
+  syncMethod: WalSyncMethod;
   syncIntervalMs: number;
   segmentBytesMax: number;
   groupRecordsMax: number;
@@ -50,6 +53,8 @@ export class WalWriter<T> {
   private readonly timer: NodeJS.Timeout | undefined;
   private idle: Promise<void> = Promise.resolve();
   private markIdle: () => void = () => undefined;
+  /** Segments are opened with O_DSYNC: a group is durable once its write returned. */
+  private readonly writeThrough: boolean;
 
   private constructor(
     private readonly fs: FileSystem,
@@ -64,6 +69,7 @@ export class WalWriter<T> {
     this.file = file;
     this.segments = segments;
     this.nextLsn = nextLsn;
+    this.writeThrough = writesThrough(options);
     if (options.durability === 'interval') {
       this.timer = setInterval(() => {
         if (this.unsynced) {
@@ -97,12 +103,12 @@ export class WalWriter<T> {
       };
       if (segments.at(-1)?.firstLsn === last.firstLsn) segments.pop();
       segments.push(last);
-      const file = await fs.openWritable(last.path);
+      const file = await fs.openWritable(last.path, { dsync: writesThrough(options) });
       // The new segment's directory entry must survive a crash before records in it are acknowledged.
       await fs.fsyncDir(walDir);
       return new WalWriter(fs, walDir, options, onDurable, file, segments, scanned.nextLsn);
     }
-    const file = await fs.openWritable(last.path);
+    const file = await fs.openWritable(last.path, { dsync: writesThrough(options) });
     // The segment may have been created by a rotation whose directory fsync failed or was cut
     // short by a crash: make its directory entry durable before acknowledging anything in it.
     await fs.fsyncDir(walDir);
@@ -185,6 +191,7 @@ export class WalWriter<T> {
           await writeFully(this.file, Buffer.concat(group.map((p) => p.bytes)), start);
           segment.bytes = start + group.reduce((n, p) => n + p.bytes.length, 0);
           segment.lastLsn = group.at(-1)!.record.lsn;
+          if (this.writeThrough) return;
           this.unsynced = true;
           if (this.options.durability === 'fsync') await this.sync();
         },
@@ -254,7 +261,7 @@ export class WalWriter<T> {
     await this.file.close();
     const firstLsn = this.segments.at(-1)!.lastLsn + 1;
     const path = segmentPath(this.walDir, firstLsn);
-    this.file = await this.fs.openWritable(path);
+    this.file = await this.fs.openWritable(path, { dsync: this.writeThrough });
     this.segments.push({ path, firstLsn, lastLsn: firstLsn - 1, bytes: 0 });
     await this.fs.fsyncDir(dirname(path));
   }
@@ -288,4 +295,9 @@ export class WalWriter<T> {
       await this.file.close();
     }
   }
+}
+
+/** Under durability fsync with sync method dsync, the log is written with O_DSYNC. */
+function writesThrough(options: WalWriterOptions): boolean {
+  return options.durability === 'fsync' && options.syncMethod === 'dsync';
 }

@@ -1,5 +1,6 @@
 /**
- * I/O faults on the log: ENOSPC and EIO on write and on fdatasync, partial and short writes,
+ * I/O faults on the log: ENOSPC and EIO on write (plain or O_DSYNC) and on fdatasync, partial
+ * and short writes,
  * a failed directory fsync at segment rotation and a failed rename at checkpoint, all injected
  * through the FileSystem seam (test/helpers/faulty-fs.ts). What must hold: a write the disk
  * refused is never acknowledged and never half-visible after a restart, a failed fdatasync is
@@ -15,13 +16,22 @@ import {
   Registry,
   isEngramError,
   type EngineOptions,
+  type WalSyncMethod,
   type ErrorCode,
   type RememberInput,
   type SpaceHandle,
 } from '../../engine/index.ts';
 import { decodeEntry, type LogEntry } from '../../engine/log-entry.ts';
 import { decodeRecordAt } from '../../engine/wal/wal-record.ts';
-import { FaultyFs, gate, onWal, recordingLogger, type FsEvent } from '../helpers/faulty-fs.ts';
+import {
+  FaultyFs,
+  gate,
+  onWal,
+  recordingLogger,
+  type FsCall,
+  type FsEvent,
+  type FsOp,
+} from '../helpers/faulty-fs.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { randomVector, seededRandom } from '../helpers/vectors.ts';
 
@@ -141,16 +151,27 @@ async function openFaulty(options: Partial<EngineOptions> = {}): Promise<{
   return { dataRoot, fs, registry, logger };
 }
 
+/**
+ * Under durability fsync a group is made durable by its O_DSYNC write (sync method dsync, the
+ * default) or by the fdatasync after its write: the call whose failure means "not durable".
+ */
+const SYNC_METHODS = [
+  { method: 'dsync', syncOp: 'write' },
+  { method: 'fdatasync', syncOp: 'datasync' },
+] as const satisfies ReadonlyArray<{ method: WalSyncMethod; syncOp: FsOp }>;
+
 const CASES = [
-  { op: 'write', errno: 'ENOSPC', expected: 'ENG_DISK_FULL' },
-  { op: 'write', errno: 'EIO', expected: 'ENG_WAL_IO' },
-  { op: 'datasync', errno: 'ENOSPC', expected: 'ENG_DISK_FULL' },
-  { op: 'datasync', errno: 'EIO', expected: 'ENG_WAL_IO' },
+  { op: 'write', errno: 'ENOSPC', expected: 'ENG_DISK_FULL', method: 'dsync' },
+  { op: 'write', errno: 'EIO', expected: 'ENG_WAL_IO', method: 'dsync' },
+  { op: 'write', errno: 'ENOSPC', expected: 'ENG_DISK_FULL', method: 'fdatasync' },
+  { op: 'write', errno: 'EIO', expected: 'ENG_WAL_IO', method: 'fdatasync' },
+  { op: 'datasync', errno: 'ENOSPC', expected: 'ENG_DISK_FULL', method: 'fdatasync' },
+  { op: 'datasync', errno: 'EIO', expected: 'ENG_WAL_IO', method: 'fdatasync' },
 ] as const;
 
-for (const { op, errno, expected } of CASES) {
-  test(`${errno} on a log ${op} fails the write with ${expected}, unacknowledged and absent after restart`, async () => {
-    const { dataRoot, fs, registry } = await openFaulty();
+for (const { op, errno, expected, method } of CASES) {
+  test(`${errno} on a log ${op} (sync method ${method}) fails the write with ${expected}, unacknowledged and absent after restart`, async () => {
+    const { dataRoot, fs, registry } = await openFaulty({ walSyncMethod: method });
     const kept = [memory('kept-1'), memory('kept-2'), memory('kept-3')];
     const failed = memory('refused');
     const later = memory('after-the-fault');
@@ -206,138 +227,171 @@ for (const { op, errno, expected } of CASES) {
   });
 }
 
-test('a failed datasync is never retried: queued and later writes fail until the space is reopened', async () => {
-  const { dataRoot, fs, registry, logger } = await openFaulty();
-  const first = memory('before');
-  const after = memory('after-reopen');
-  try {
-    await registry.createSpace('poisoned', { dimension: DIM });
-    const space = await registry.space('poisoned');
-    await space.remember(first);
+for (const { method, syncOp } of SYNC_METHODS) {
+  test(`a failed sync (${method}: the ${syncOp}) is never retried: queued and later writes fail until the space is reopened`, async () => {
+    const { dataRoot, fs, registry, logger } = await openFaulty({ walSyncMethod: method });
+    const first = memory('before');
+    const after = memory('after-reopen');
+    try {
+      await registry.createSpace('poisoned', { dimension: DIM });
+      const space = await registry.space('poisoned');
+      await space.remember(first);
 
-    const syncGate = gate();
-    const truncateGate = gate();
-    const syncFault = fs.inject({
-      op: 'datasync',
-      errno: 'EIO',
-      when: onWal('poisoned'),
-      times: 1,
-      gate: syncGate.promise,
-    });
-    // Holds the writer's cut-back, so the write queued behind the failed group (and its hold on
-    // the space) is still pending while the next writes arrive.
-    fs.inject({ op: 'truncate', when: onWal('poisoned'), times: 1, gate: truncateGate.promise });
+      const syncGate = gate();
+      const truncateGate = gate();
+      const syncFault = fs.inject({
+        op: syncOp,
+        errno: 'EIO',
+        when: onWal('poisoned'),
+        times: 1,
+        gate: syncGate.promise,
+      });
+      // Holds the writer's cut-back, so the write queued behind the failed group (and its hold on
+      // the space) is still pending while the next writes arrive.
+      fs.inject({ op: 'truncate', when: onWal('poisoned'), times: 1, gate: truncateGate.promise });
 
-    const inFlight = settle(space.remember(memory('in-flight')));
-    await until(() => syncFault.fired === 1, 'the datasync to start');
-    const queued = settle(space.remember(memory('queued')));
-    syncGate.open();
-    const inFlightResult = await inFlight;
-    assert.ok(!inFlightResult.ok);
-    code('ENG_WAL_IO')(inFlightResult.error);
+      const inFlight = settle(space.remember(memory('in-flight')));
+      await until(() => syncFault.fired === 1, 'the sync to start');
+      const queued = settle(space.remember(memory('queued')));
+      syncGate.open();
+      const inFlightResult = await inFlight;
+      assert.ok(!inFlightResult.ok);
+      code('ENG_WAL_IO')(inFlightResult.error);
 
-    // The disk is healthy again, but this log saw a failed fdatasync: nothing it holds in the
-    // page cache can be trusted, so it refuses every write until the space is reopened.
-    fs.clear();
-    await assert.rejects(space.remember(memory('while-poisoned')), code('ENG_WAL_IO'));
-    await assert.rejects(space.forget('before'), code('ENG_WAL_IO'));
-    assert.equal((await space.get('before'))?.content, first.content, 'reads keep working');
+      // The disk is healthy again, but this log saw a failed sync: nothing it holds in the
+      // page cache can be trusted, so it refuses every write until the space is reopened.
+      fs.clear();
+      await assert.rejects(space.remember(memory('while-poisoned')), code('ENG_WAL_IO'));
+      await assert.rejects(space.forget('before'), code('ENG_WAL_IO'));
+      assert.equal((await space.get('before'))?.content, first.content, 'reads keep working');
 
-    truncateGate.open();
-    const queuedResult = await queued;
-    assert.ok(!queuedResult.ok, 'the write queued behind the failed group fails too');
-    code('ENG_WAL_IO')(queuedResult.error);
+      truncateGate.open();
+      const queuedResult = await queued;
+      assert.ok(!queuedResult.ok, 'the write queued behind the failed group fails too');
+      code('ENG_WAL_IO')(queuedResult.error);
 
-    // Idle now: the registry reopens the space (re-reading the log from disk) and writes succeed.
-    await space.remember(after);
-    assert.ok(
-      logger.lines.some((line) => line.message === 'reopening space after a log write failure'),
-    );
-  } finally {
-    await registry.close();
-  }
-
-  const syncs = fs.calls('datasync', (e) => e.path.includes('/poisoned/wal/'));
-  const failedAt = syncs.findIndex((e) => !e.ok);
-  assert.notEqual(failedAt, -1);
-  const failed = syncs[failedAt]!;
-  assert.equal(failed.errno, 'EIO');
-  assert.ok(
-    !syncs.slice(failedAt + 1).some((e) => e.handle === failed.handle),
-    'the file whose datasync failed is never synced again',
-  );
-  const nextOk = syncs.slice(failedAt + 1).find((e) => e.ok);
-  assert.ok(nextOk, 'the write after reopening was synced');
-  const reread = fs.events.find(
-    (e) =>
-      e.op === 'readFile' &&
-      e.path.includes('/poisoned/wal/') &&
-      e.seq > failed.seq &&
-      e.seq < nextOk.seq,
-  );
-  assert.ok(reread, 'the log was re-read from disk before the next acknowledged write');
-
-  const log = await readLog(dataRoot, 'poisoned');
-  assert.equal(log.trailingBytes, 0);
-  assert.deepEqual(idsIn(log), ['before', 'after-reopen']);
-  await afterRestart(dataRoot, async (registry) => {
-    await assertHolds(
-      await registry.space('poisoned'),
-      [first, after],
-      ['in-flight', 'queued', 'while-poisoned'],
-    );
-  });
-});
-
-test('all writers of one commit group fail together when its datasync fails', async () => {
-  const { dataRoot, fs, registry } = await openFaulty();
-  const leader = memory('leader');
-  const group = Array.from({ length: 5 }, (_, i) => memory(`grouped-${i}`));
-  try {
-    await registry.createSpace('grouped', { dimension: DIM });
-    const space = await registry.space('grouped');
-    const hold = gate();
-    const held = fs.inject({
-      op: 'datasync',
-      when: onWal('grouped'),
-      times: 1,
-      gate: hold.promise,
-    });
-    const first = space.remember(leader);
-    await until(() => held.fired === 1, 'the first datasync to start');
-    // These queue while the leader's datasync is in flight: one group, one write, one datasync.
-    const followers = group.map((m) => settle(space.remember(m)));
-    fs.inject({ op: 'datasync', errno: 'EIO', when: onWal('grouped'), times: 1 });
-    const writesBefore = fs.calls('write', (e) => e.path.includes('/grouped/wal/')).length;
-    hold.open();
-    await first;
-    const results = await Promise.all(followers);
-    for (const result of results) {
-      assert.ok(!result.ok, 'no member of the failed group is acknowledged');
-      code('ENG_WAL_IO')(result.error);
+      // Idle now: the registry reopens the space (re-reading the log from disk) and writes succeed.
+      await space.remember(after);
+      assert.ok(
+        logger.lines.some((line) => line.message === 'reopening space after a log write failure'),
+      );
+    } finally {
+      await registry.close();
     }
-    // The five really were one group: one write of all five records and one (failed) datasync.
-    const groupWrites = fs
-      .calls('write', (e) => e.path.includes('/grouped/wal/'))
-      .slice(writesBefore);
-    assert.equal(groupWrites.length, 1);
-    const syncs = fs.calls('datasync', (e) => e.path.includes('/grouped/wal/'));
-    assert.deepEqual(
-      syncs.map((e) => e.ok),
-      [true, false],
+
+    const syncs = fs.calls(syncOp, (e) => e.path.includes('/poisoned/wal/'));
+    const failedAt = syncs.findIndex((e) => !e.ok);
+    assert.notEqual(failedAt, -1);
+    const failed = syncs[failedAt]!;
+    assert.equal(failed.errno, 'EIO');
+    assert.ok(
+      !syncs.slice(failedAt + 1).some((e) => e.handle === failed.handle),
+      `the file whose ${syncOp} failed is never synced again`,
     );
-    for (const m of group) assert.equal(await space.get(m.id!), undefined);
-  } finally {
-    await registry.close();
-  }
-  assert.deepEqual(idsIn(await readLog(dataRoot, 'grouped')), ['leader']);
-  await afterRestart(dataRoot, async (registry) => {
-    await assertHolds(
-      await registry.space('grouped'),
-      [leader],
-      group.map((m) => m.id!),
+    const nextOk = syncs.slice(failedAt + 1).find((e) => e.ok);
+    assert.ok(nextOk, 'the write after reopening was synced');
+    const reread = fs.events.find(
+      (e) =>
+        e.op === 'readFile' &&
+        e.path.includes('/poisoned/wal/') &&
+        e.seq > failed.seq &&
+        e.seq < nextOk.seq,
     );
+    assert.ok(reread, 'the log was re-read from disk before the next acknowledged write');
+
+    const log = await readLog(dataRoot, 'poisoned');
+    assert.equal(log.trailingBytes, 0);
+    assert.deepEqual(idsIn(log), ['before', 'after-reopen']);
+    await afterRestart(dataRoot, async (registry) => {
+      await assertHolds(
+        await registry.space('poisoned'),
+        [first, after],
+        ['in-flight', 'queued', 'while-poisoned'],
+      );
+    });
   });
+
+  test(`all writers of one commit group fail together when its sync (${method}: the ${syncOp}) fails`, async () => {
+    const { dataRoot, fs, registry } = await openFaulty({ walSyncMethod: method });
+    const leader = memory('leader');
+    const group = Array.from({ length: 5 }, (_, i) => memory(`grouped-${i}`));
+    try {
+      await registry.createSpace('grouped', { dimension: DIM });
+      const space = await registry.space('grouped');
+      const hold = gate();
+      const held = fs.inject({
+        op: syncOp,
+        when: onWal('grouped'),
+        times: 1,
+        gate: hold.promise,
+      });
+      const first = space.remember(leader);
+      await until(() => held.fired === 1, 'the first sync to start');
+      // These queue while the leader's sync is in flight: one group, one write, one sync.
+      const followers = group.map((m) => settle(space.remember(m)));
+      fs.inject({ op: syncOp, errno: 'EIO', when: onWal('grouped'), times: 1 });
+      const writesBefore = fs.calls('write', (e) => e.path.includes('/grouped/wal/')).length;
+      hold.open();
+      await first;
+      const results = await Promise.all(followers);
+      for (const result of results) {
+        assert.ok(!result.ok, 'no member of the failed group is acknowledged');
+        code('ENG_WAL_IO')(result.error);
+      }
+      // The five really were one group: one write of all five records and one (failed) sync.
+      const groupWrites = fs
+        .calls('write', (e) => e.path.includes('/grouped/wal/'))
+        .slice(writesBefore);
+      assert.equal(groupWrites.length, 1);
+      const syncs = fs.calls(syncOp, (e) => e.path.includes('/grouped/wal/'));
+      assert.deepEqual(
+        syncs.map((e) => e.ok),
+        [true, false],
+      );
+      for (const m of group) assert.equal(await space.get(m.id!), undefined);
+    } finally {
+      await registry.close();
+    }
+    assert.deepEqual(idsIn(await readLog(dataRoot, 'grouped')), ['leader']);
+    await afterRestart(dataRoot, async (registry) => {
+      await assertHolds(
+        await registry.space('grouped'),
+        [leader],
+        group.map((m) => m.id!),
+      );
+    });
+  });
+}
+
+test('durability fsync opens log segments with O_DSYNC and never fdatasyncs them (sync method dsync); the other modes and methods do not', async () => {
+  const cases: Array<{ options: Partial<EngineOptions>; dsync: boolean }> = [
+    { options: {}, dsync: true },
+    { options: { walSyncMethod: 'fdatasync' }, dsync: false },
+    { options: { durability: 'interval', syncIntervalMs: 5 }, dsync: false },
+  ];
+  for (const { options, dsync } of cases) {
+    const { fs, registry } = await openFaulty({ walSegmentBytesMax: 4096, ...options });
+    const label = JSON.stringify(options);
+    try {
+      await registry.createSpace('synced', { dimension: DIM });
+      const space = await registry.space('synced');
+      // 4 KiB segments: these rotate, so the opens include segments started by a rotation.
+      for (let i = 0; i < 40; i++) await space.remember(memory(`m-${i}`, 'x'.repeat(100)));
+      if (options.durability === 'interval')
+        await until(
+          () => fs.calls('datasync', (e) => onWal('synced')(e)).length > 0,
+          'an interval sync',
+        );
+    } finally {
+      await registry.close();
+    }
+    const opens = fs.calls('openWritable', (e) => onWal('synced')(e));
+    assert.ok(opens.length >= 3, `${label}: segments rotated (${opens.length} opened)`);
+    for (const open of opens) assert.equal(open.dsync, dsync, `${label}: ${open.path} O_DSYNC`);
+    const syncs = fs.calls('datasync', (e) => onWal('synced')(e));
+    if (dsync) assert.equal(syncs.length, 0, `${label}: no fdatasync on an O_DSYNC log`);
+    else assert.ok(syncs.length > 0, `${label}: the log is fdatasynced`);
+  }
 });
 
 test('a space whose log cannot be written leaves every other space serving', async () => {
@@ -477,87 +531,99 @@ test('a partial write whose cut-back also fails is dropped as a torn tail at the
   );
 });
 
-test('if the cut-back after a failed datasync fails too, the unacknowledged record returns whole or not at all', async () => {
-  const { dataRoot, fs, registry } = await openFaulty();
-  const kept = memory('kept');
-  const unacked = memory('unacknowledged');
-  try {
-    await registry.createSpace('whole', { dimension: DIM });
-    const space = await registry.space('whole');
-    await space.remember(kept);
-    fs.inject({ op: 'datasync', errno: 'EIO', when: onWal('whole'), times: 1 });
-    fs.inject({ op: 'truncate', errno: 'EIO', when: onWal('whole'), times: 1 });
-    await assert.rejects(space.remember(unacked), code('ENG_WAL_IO'));
-  } finally {
-    await registry.close();
-  }
-  const log = await readLog(dataRoot, 'whole');
-  assert.equal(log.trailingBytes, 0, 'never a partial record');
-  const recoveries = await afterRestart(dataRoot, async (registry) => {
-    const space = await registry.space('whole');
-    await assertHolds(space, [kept], []);
-    const back = await space.get('unacknowledged');
-    if (back) await assertHolds(space, [unacked], []); // documented: complete and checksummed
-  });
-  assert.deepEqual(
-    recoveries.map((r) => r.corrupted),
-    [0],
-  );
-});
-
-test('a new log segment whose directory fsync failed is made durable before a record in it is acknowledged', async () => {
-  const { dataRoot, fs, registry } = await openFaulty({ walSegmentBytesMax: 4096 });
-  const written: Array<RememberInput & { vector: Float32Array }> = [];
-  const walDir = join(dataRoot, 'rotating', 'wal');
-  try {
-    await registry.createSpace('rotating', { dimension: DIM });
-    const space = await registry.space('rotating');
-    await space.stats(); // opens the space (and creates its first segment) before the fault
-    const dirFault = fs.inject({
-      op: 'fsyncDir',
-      errno: 'EIO',
-      when: (call) => call.path === walDir,
-      times: 1,
-    });
-    // Write until a rotation happens; the record that filled the segment is acknowledged first.
-    while (dirFault.fired === 0) {
-      const m = memory(`r-${written.length}`, ' '.padEnd(200, '.'));
-      await space.remember(m);
-      written.push(m);
-      await fs.settled(); // a rotation runs after the acknowledgement: let it finish
-      assert.ok(written.length < 100, 'the segment never rotated');
+for (const { method, syncOp } of SYNC_METHODS) {
+  test(`if the cut-back after a failed sync (${method}) fails too, the unacknowledged record returns whole or not at all`, async () => {
+    const { dataRoot, fs, registry } = await openFaulty({ walSyncMethod: method });
+    const kept = memory('kept');
+    const unacked = memory('unacknowledged');
+    try {
+      await registry.createSpace('whole', { dimension: DIM });
+      const space = await registry.space('whole');
+      await space.remember(kept);
+      // The whole group reaches the file and then its sync fails: with O_DSYNC, the write itself.
+      fs.inject({
+        op: syncOp,
+        errno: 'EIO',
+        when: onWal('whole'),
+        times: 1,
+        ...(syncOp === 'write' ? { writeBytes: (call: FsCall) => call.length! } : {}),
+      });
+      fs.inject({ op: 'truncate', errno: 'EIO', when: onWal('whole'), times: 1 });
+      await assert.rejects(space.remember(unacked), code('ENG_WAL_IO'));
+    } finally {
+      await registry.close();
     }
-    const failedDirSync = fs.calls('fsyncDir', (e) => e.path === walDir && !e.ok)[0];
-    assert.equal(failedDirSync?.errno, 'EIO');
-
-    const next = memory('in-the-new-segment');
-    await space.remember(next);
-    written.push(next);
-
-    // The datasync that acknowledged `next`, and every directory fsync before it.
-    const ack = fs.calls('datasync', (e) => e.path.startsWith(walDir) && e.ok).at(-1)!;
-    const newSegment = fs
-      .calls('openWritable', (e) => e.path.startsWith(walDir) && e.seq < failedDirSync.seq)
-      .at(-1);
-    assert.ok(newSegment, 'the rotation created a segment');
-    assert.equal(ack.path, newSegment.path, 'the record went to the new segment');
-    const durableDir = fs.calls(
-      'fsyncDir',
-      (e) => e.path === walDir && e.ok && e.seq > failedDirSync.seq && e.seq < ack.seq,
-    );
-    assert.ok(
-      durableDir.length > 0,
-      `no successful fsync of ${walDir} between the failed one (#${failedDirSync.seq}) and the ` +
-        `datasync acknowledging a record in ${newSegment.path} (#${ack.seq}): a power loss can ` +
-        'drop the segment, and that acknowledged record with it',
-    );
-  } finally {
-    await registry.close();
-    await afterRestart(dataRoot, async (registry) => {
-      await assertHolds(await registry.space('rotating'), written, []);
+    const log = await readLog(dataRoot, 'whole');
+    assert.equal(log.trailingBytes, 0, 'never a partial record');
+    const recoveries = await afterRestart(dataRoot, async (registry) => {
+      const space = await registry.space('whole');
+      await assertHolds(space, [kept], []);
+      const back = await space.get('unacknowledged');
+      if (back) await assertHolds(space, [unacked], []); // documented: complete and checksummed
     });
-  }
-});
+    assert.deepEqual(
+      recoveries.map((r) => r.corrupted),
+      [0],
+    );
+  });
+
+  test(`a new log segment whose directory fsync failed is made durable before a record in it is acknowledged (${method})`, async () => {
+    const { dataRoot, fs, registry } = await openFaulty({
+      walSegmentBytesMax: 4096,
+      walSyncMethod: method,
+    });
+    const written: Array<RememberInput & { vector: Float32Array }> = [];
+    const walDir = join(dataRoot, 'rotating', 'wal');
+    try {
+      await registry.createSpace('rotating', { dimension: DIM });
+      const space = await registry.space('rotating');
+      await space.stats(); // opens the space (and creates its first segment) before the fault
+      const dirFault = fs.inject({
+        op: 'fsyncDir',
+        errno: 'EIO',
+        when: (call) => call.path === walDir,
+        times: 1,
+      });
+      // Write until a rotation happens; the record that filled the segment is acknowledged first.
+      while (dirFault.fired === 0) {
+        const m = memory(`r-${written.length}`, ' '.padEnd(200, '.'));
+        await space.remember(m);
+        written.push(m);
+        await fs.settled(); // a rotation runs after the acknowledgement: let it finish
+        assert.ok(written.length < 100, 'the segment never rotated');
+      }
+      const failedDirSync = fs.calls('fsyncDir', (e) => e.path === walDir && !e.ok)[0];
+      assert.equal(failedDirSync?.errno, 'EIO');
+
+      const next = memory('in-the-new-segment');
+      await space.remember(next);
+      written.push(next);
+
+      // The sync that acknowledged `next`, and every directory fsync before it.
+      const ack = fs.calls(syncOp, (e) => e.path.startsWith(walDir) && e.ok).at(-1)!;
+      const newSegment = fs
+        .calls('openWritable', (e) => e.path.startsWith(walDir) && e.seq < failedDirSync.seq)
+        .at(-1);
+      assert.ok(newSegment, 'the rotation created a segment');
+      assert.equal(ack.path, newSegment.path, 'the record went to the new segment');
+      const durableDir = fs.calls(
+        'fsyncDir',
+        (e) => e.path === walDir && e.ok && e.seq > failedDirSync.seq && e.seq < ack.seq,
+      );
+      assert.ok(
+        durableDir.length > 0,
+        `no successful fsync of ${walDir} between the failed one (#${failedDirSync.seq}) and the ` +
+          `${syncOp} acknowledging a record in ${newSegment.path} (#${ack.seq}): a power loss can ` +
+          'drop the segment, and that acknowledged record with it',
+      );
+    } finally {
+      await registry.close();
+      await afterRestart(dataRoot, async (registry) => {
+        await assertHolds(await registry.space('rotating'), written, []);
+      });
+    }
+  });
+}
 
 test('a failed rename while snapshotting the index at close loses nothing', async () => {
   const { dataRoot, fs, registry, logger } = await openFaulty();

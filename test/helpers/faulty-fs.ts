@@ -13,6 +13,7 @@ import {
   nodeFileSystem,
   type FileSystem,
   type Logger,
+  type OpenWritableOptions,
   type WritableFile,
 } from '../../engine/index.ts';
 
@@ -45,6 +46,8 @@ export interface FsCall {
   position?: number;
   /** write: bytes asked for. */
   length?: number;
+  /** openWritable: the file was opened with O_DSYNC (each write is synced as it returns). */
+  dsync?: boolean;
 }
 
 export interface FsEvent extends FsCall {
@@ -194,10 +197,11 @@ export class FaultyFs implements FileSystem {
     }
   }
 
-  async openWritable(path: string): Promise<WritableFile> {
+  async openWritable(path: string, options?: OpenWritableOptions): Promise<WritableFile> {
     const handle = ++this.handles;
-    const file = await this.run({ op: 'openWritable', path, handle }, () =>
-      this.inner.openWritable(path),
+    const dsync = options?.dsync === true;
+    const file = await this.run({ op: 'openWritable', path, handle, dsync }, () =>
+      this.inner.openWritable(path, options),
     );
     return new FaultyWritableFile(this, file, path, handle);
   }

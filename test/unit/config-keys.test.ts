@@ -55,6 +55,7 @@ const EVERY_KEY: Record<ConfigKey, [toml: string, effective: unknown]> = {
   'persistence.postgres_migrate': ['true', true],
   'persistence.data_root': ['"~/engram-data"', join('/home/tester', 'engram-data')],
   'persistence.durability': ['"interval"', 'interval'],
+  'persistence.wal_sync_method': ['"fdatasync"', 'fdatasync'],
   'persistence.sync_interval_ms': ['22', 22],
   'persistence.wal_segment_bytes_max': ['8192', 8192],
   'persistence.wal_record_bytes_max': ['4096', 4096],
