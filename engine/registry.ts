@@ -60,6 +60,8 @@ export class Registry implements ServedEngine {
   private readonly background = new Set<Promise<unknown>>();
   private readonly creating = new Map<SpaceId, Promise<{ id: SpaceId; created: boolean }>>();
   private clock = 0;
+  /** Slots in state 'open' (kept by setState). */
+  private openSpaces = 0;
   private lock: DataRootLock | undefined;
   private closed = false;
   discovery: DiscoveryReport = { spaces: 0, skipped: [], ms: 0 };
@@ -379,7 +381,7 @@ export class Registry implements ServedEngine {
    * the calls waiting for it, so the next call tries again.
    */
   private beginOpen(slot: Slot): void {
-    slot.state = 'opening';
+    this.setState(slot, 'opening');
     const logger = this.logger.child({ space: slot.id });
     const opened = LocalSpace.open({
       id: slot.id,
@@ -393,18 +395,18 @@ export class Registry implements ServedEngine {
     }).then(
       (space) => {
         slot.space = space;
-        slot.state = 'open';
+        this.setState(slot, 'open');
         slot.lastUsed = ++this.clock;
         this.evictIdle();
       },
       (error: unknown) => {
         if (isEngramError(error) && error.category === 'data_loss') {
-          slot.state = 'quarantined';
+          this.setState(slot, 'quarantined');
           slot.reason = error.message;
           this.logger.error({ space: slot.id, err: error }, 'space quarantined: recovery failed');
           return;
         }
-        slot.state = 'closed';
+        this.setState(slot, 'closed');
         this.logger.error({ space: slot.id, err: error }, 'opening space failed');
         throw isEngramError(error) ? error : ioError(`Cannot open space "${slot.id}"`, error);
       },
@@ -415,7 +417,7 @@ export class Registry implements ServedEngine {
 
   private beginClose(slot: Slot): Promise<void> {
     const space = slot.space!;
-    slot.state = 'closing';
+    this.setState(slot, 'closing');
     slot.transition = space
       .close()
       .catch((error: unknown) =>
@@ -423,15 +425,23 @@ export class Registry implements ServedEngine {
       )
       .finally(() => {
         slot.space = undefined;
-        if (slot.state === 'closing') slot.state = 'closed';
+        if (slot.state === 'closing') this.setState(slot, 'closed');
       });
     return slot.transition;
   }
 
   /** Closes least-recently-used idle spaces until at most maxOpenSpaces are open. */
+  /** Moves a slot to `state`, keeping the count of open spaces. */
+  private setState(slot: Slot, state: SlotState): void {
+    if (slot.state === 'open') this.openSpaces -= 1;
+    if (state === 'open') this.openSpaces += 1;
+    slot.state = state;
+  }
+
+  /** Closes the least recently used idle spaces while more than maxOpenSpaces are open. */
   private evictIdle(): void {
-    let open = 0;
-    for (const slot of this.slots.values()) if (slot.state === 'open') open += 1;
+    // Runs after every call, so it must not walk the slots (there may be 100,000) unless over.
+    let open = this.openSpaces;
     while (open > this.options.maxOpenSpaces) {
       let victim: Slot | undefined;
       for (const slot of this.slots.values()) {
@@ -546,7 +556,7 @@ export class Registry implements ServedEngine {
     const slot = this.slots.get(id);
     if (!slot || slot.state === 'deleting') return false;
     const previous = slot.transition;
-    slot.state = 'deleting';
+    this.setState(slot, 'deleting');
     slot.transition = (async () => {
       await previous?.catch(() => undefined);
       while (slot.refs > 0) await Promise.allSettled([...this.inflight]);
@@ -564,6 +574,7 @@ export class Registry implements ServedEngine {
       // Both directory entries change: the space's name leaves the data root, a new one enters .trash.
       await this.fs.fsyncDir(this.options.dataRoot);
       await this.fs.fsyncDir(trash);
+      this.setState(slot, 'deleting'); // (an open that finished meanwhile set it back to open)
       this.slots.delete(id);
       this.track(this.fs.rm(target));
       this.logger.info({ component: 'registry', space: id }, 'space deleted');
@@ -572,7 +583,7 @@ export class Registry implements ServedEngine {
       await slot.transition;
     } catch (error) {
       // The rename did not happen: the space is still whole, so it stays visible (as closed).
-      if (this.slots.get(id) === slot) slot.state = 'closed';
+      if (this.slots.get(id) === slot) this.setState(slot, 'closed');
       throw error;
     }
     return true;

@@ -98,6 +98,43 @@ test('at most max_open_spaces stay open; idle ones close and reopen on demand', 
   }
 });
 
+test('the open-space limit counts right through deletes and reopens: exactly max_open_spaces stay open', async () => {
+  const dataRoot = await tempDir();
+  const registry = await Registry.open({ dataRoot, maxOpenSpaces: 2 });
+  const ids = ['c-1', 'c-2', 'c-3', 'c-4', 'c-5'];
+  const openIds = async () =>
+    (await registry.listSpaces({ counts: false }))
+      .filter((s) => s.state === 'open')
+      .map((s): string => s.id)
+      .sort();
+  const use = async (id: string) => (await registry.space(id)).get('m');
+  try {
+    for (const id of ids) {
+      await registry.createSpace(id);
+      await (await registry.space(id)).remember({ id: 'm', content: id, vector: [1, 2, 3] });
+    }
+    // Deleting an open space frees its place: two others can then be open together.
+    await use('c-1');
+    assert.ok((await openIds()).includes('c-1'));
+    assert.equal(await registry.deleteSpace('c-1'), true);
+    for (let round = 0; round < 3; round++) {
+      for (const [a, b] of [
+        ['c-2', 'c-3'],
+        ['c-4', 'c-5'],
+        ['c-3', 'c-5'],
+      ] as const) {
+        await use(a);
+        await use(b);
+        await use(a);
+        await new Promise((resolve) => setTimeout(resolve, 20)); // closes finish
+        assert.deepEqual(await openIds(), [a, b].sort(), `round ${round}: ${a} and ${b} open`);
+      }
+    }
+  } finally {
+    await registry.close();
+  }
+});
+
 test('deleting a space removes it for good, and its id can be created again empty', async () => {
   const dataRoot = await tempDir();
   let registry = await Registry.open({ dataRoot });
