@@ -13,7 +13,7 @@
  * written there before the kill.
  */
 import { writeFileSync } from 'node:fs';
-import { engineWritesTask, rawWritesTask } from './benchmarks/durable-writes.ts';
+import { engineWritesTask, httpClientTask, rawWritesTask } from './benchmarks/durable-writes.ts';
 import { catchUpTask } from './benchmarks/index-catch-up.ts';
 import { ingestTask } from './benchmarks/ingest.ts';
 import { engineRamTask, rawRamTask } from './benchmarks/memory-footprint.ts';
@@ -29,6 +29,7 @@ type Task = (params: never) => unknown;
 const TASKS: Record<string, Task> = {
   'durable-writes:engine': engineWritesTask,
   'durable-writes:raw': rawWritesTask,
+  'durable-writes:http-client': httpClientTask,
   'replay:prepare': replayPrepareTask,
   'replay:open': replayOpenTask,
   'index-catch-up:run': catchUpTask,
