@@ -16,10 +16,14 @@ export interface WritableFile {
   close(): Promise<void>;
 }
 
+/** O_DSYNC writes are used for the log (sync method dsync) on Linux only: see wal-writer.ts. */
+export const DSYNC_WRITES = process.platform === 'linux' && typeof constants.O_DSYNC === 'number';
+
 export interface OpenWritableOptions {
   /**
-   * Open with O_DSYNC: each write returns only once its bytes, and the metadata needed to read
-   * them back (the file's size), are on stable storage, as if an fdatasync followed it.
+   * Open with O_DSYNC: each write returns only once its own bytes, and the metadata needed to
+   * read them back (the file's size), are on stable storage. Unlike fdatasync it does not flush
+   * other dirty pages of the file.
    */
   dsync?: boolean;
 }

@@ -6,7 +6,8 @@ export type DurabilityMode = 'fsync' | 'interval' | 'none';
 
 /**
  * How durability "fsync" makes a commit group durable: `dsync` writes the log with O_DSYNC (one
- * system call per group), `fdatasync` writes it and then calls fdatasync (two).
+ * system call per group; Linux only, elsewhere `fdatasync` is used), `fdatasync` writes it and
+ * then calls fdatasync (two).
  */
 export type WalSyncMethod = 'dsync' | 'fdatasync';
 
@@ -20,7 +21,7 @@ export interface EngineOptions {
   maxOpenSpaces: number;
   /** Spaces opened (and recovered) when the registry starts, instead of on first use. */
   eagerSpaces: readonly string[];
-  /** fsync: acknowledge after fdatasync (default). interval: sync every syncIntervalMs. none: never sync. */
+  /** fsync: acknowledge once the write is synced (default). interval: sync every syncIntervalMs. none: never sync. */
   durability: DurabilityMode;
   /** Under durability fsync: O_DSYNC writes (default) or write + fdatasync. */
   walSyncMethod: WalSyncMethod;
@@ -29,7 +30,7 @@ export interface EngineOptions {
   walSegmentBytesMax: number;
   /** Largest payload of one log record. */
   walRecordBytesMax: number;
-  /** Most records written with one fdatasync. */
+  /** Most records in one commit group (one write and its sync). */
   groupCommitRecordsMax: number;
   /** Writes waiting for the log in one space before new writes are refused. */
   maxPendingWrites: number;

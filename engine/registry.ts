@@ -395,18 +395,21 @@ export class Registry implements ServedEngine {
     }).then(
       (space) => {
         slot.space = space;
+        // A delete that began meanwhile keeps its state; it closes this space once it runs.
+        if (slot.state !== 'opening') return;
         this.setState(slot, 'open');
         slot.lastUsed = ++this.clock;
         this.evictIdle();
       },
       (error: unknown) => {
+        const deleting = slot.state !== 'opening';
         if (isEngramError(error) && error.category === 'data_loss') {
-          this.setState(slot, 'quarantined');
+          if (!deleting) this.setState(slot, 'quarantined');
           slot.reason = error.message;
           this.logger.error({ space: slot.id, err: error }, 'space quarantined: recovery failed');
           return;
         }
-        this.setState(slot, 'closed');
+        if (!deleting) this.setState(slot, 'closed');
         this.logger.error({ space: slot.id, err: error }, 'opening space failed');
         throw isEngramError(error) ? error : ioError(`Cannot open space "${slot.id}"`, error);
       },
@@ -430,7 +433,6 @@ export class Registry implements ServedEngine {
     return slot.transition;
   }
 
-  /** Closes least-recently-used idle spaces until at most maxOpenSpaces are open. */
   /** Moves a slot to `state`, keeping the count of open spaces. */
   private setState(slot: Slot, state: SlotState): void {
     if (slot.state === 'open') this.openSpaces -= 1;
@@ -574,7 +576,6 @@ export class Registry implements ServedEngine {
       // Both directory entries change: the space's name leaves the data root, a new one enters .trash.
       await this.fs.fsyncDir(this.options.dataRoot);
       await this.fs.fsyncDir(trash);
-      this.setState(slot, 'deleting'); // (an open that finished meanwhile set it back to open)
       this.slots.delete(id);
       this.track(this.fs.rm(target));
       this.logger.info({ component: 'registry', space: id }, 'space deleted');

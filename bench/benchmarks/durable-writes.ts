@@ -1,6 +1,6 @@
 /**
  * durable-writes: acknowledged remember() calls per second with durability 'fsync' (every ack
- * waits for the fdatasync covering it), client-supplied 384-d vectors, 1, 16 and 64 concurrent
+ * waits for the sync covering it: an O_DSYNC write of its group by default), client-supplied 384-d vectors, 1, 16 and 64 concurrent
  * writers (closed loop: each writer sends its next write when the previous one is acked), made
  * in process (engine) and over HTTP (POST /api/v1/memories/remember to the product's fastify
  * app, listening on 127.0.0.1 in the engine's child; the writers are keep-alive node:http
@@ -10,13 +10,13 @@
  * Baseline: a raw loop, on the same temp filesystem, of pwrite(group) + fdatasync with records
  * of the engine's measured average on-disk size (WAL bytes / records) and the engine's measured
  * group size: 1 record per fdatasync for 1 writer; for 64 writers the engine's actual average
- * records per WAL fdatasync, counted by a FileSystem wrapper passed to Registry.open (the
+ * records per WAL sync, counted by a FileSystem wrapper passed to Registry.open (the
  * engine's own seam) over the measured window. Each repetition runs the engine and then the raw
  * loop, each in a fresh process, so their ratio is taken under the same conditions. The raw
  * child also runs the loop through fs/promises (reported, not the baseline): the gap between the
  * two is what any non-blocking Node server pays, the rest of the gap is the engine's.
  */
-import { closeSync, fdatasyncSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, fdatasyncSync, openSync, writeSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -54,11 +54,11 @@ export interface EngineWritesResult {
   acked: number;
   seconds: number;
   walSyncs: number;
-  /** Records acknowledged per WAL fdatasync in the measured window. */
+  /** Records acknowledged per WAL sync in the measured window. */
   avgGroup: number;
   /** Average bytes of one log record on disk, header included. */
   recordBytes: number;
-  /** Median records per fdatasync, and the share of syncs that covered a single record. */
+  /** Median records per WAL sync, and the share of syncs that covered a single record. */
   groupMedian: number;
   singleRecordSyncsPct: number;
   latencyP50Ms: number;
@@ -339,6 +339,12 @@ export interface RawWritesResult {
   seconds: number;
   /** The same loop through fs/promises (libuv thread pool), as the engine must do it. */
   asyncWritesPerSec: number;
+  /**
+   * Synchronous pwrite of each group to a file opened with O_DSYNC, no fdatasync: how the engine
+   * syncs its log by default (sync method dsync), for reference; the baseline stays the issue's
+   * append+fdatasync loop.
+   */
+  dsyncWritesPerSec: number;
 }
 
 /**
@@ -407,11 +413,35 @@ export async function rawWritesTask(p: RawParams): Promise<RawWritesResult> {
   } finally {
     await handle.close();
   }
+  const dsyncFd = openSync(join(p.dir, 'raw-dsync.log'), 'w', 0o644);
+  closeSync(dsyncFd);
+  const fd2 = openSync(join(p.dir, 'raw-dsync.log'), constants.O_WRONLY | constants.O_DSYNC);
+  let dsyncRate: number;
+  try {
+    let pos = 0;
+    let groups = 0;
+    const t0 = performance.now();
+    const end = t0 + p.durationMs / 2; // informational only: a shorter window
+    let now = t0;
+    while (now < end) {
+      let done = 0;
+      while (done < group.length) {
+        done += writeSync(fd2, group, done, group.length - done, pos + done);
+      }
+      pos += group.length;
+      groups += 1;
+      now = performance.now();
+    }
+    dsyncRate = (groups * p.groupRecords) / ((now - t0) / 1000);
+  } finally {
+    closeSync(fd2);
+  }
   return {
     writesPerSec: sync.records / sync.seconds,
     records: sync.records,
     seconds: sync.seconds,
     asyncWritesPerSec: asyncRate,
+    dsyncWritesPerSec: dsyncRate,
   };
 }
 
@@ -443,6 +473,7 @@ export const durableWrites: Benchmark = {
           recordBytes: [],
           rawGroup: [],
           rawAsyncWritesPerSec: [],
+          rawDsyncWritesPerSec: [],
           latencyP50Ms: [],
           latencyP99Ms: [],
           pendingApplyAtEnd: [],
@@ -486,6 +517,7 @@ export const durableWrites: Benchmark = {
         d.recordBytes!.push(engine.recordBytes);
         d.rawGroup!.push(groupRecords);
         d.rawAsyncWritesPerSec!.push(raw.asyncWritesPerSec);
+        d.rawDsyncWritesPerSec!.push(raw.dsyncWritesPerSec);
         d.latencyP50Ms!.push(engine.latencyP50Ms);
         d.latencyP99Ms!.push(engine.latencyP99Ms);
         d.pendingApplyAtEnd!.push(engine.pendingApplyAtEnd);
@@ -494,7 +526,7 @@ export const durableWrites: Benchmark = {
             `(group avg ${engine.avgGroup.toFixed(1)} median ${engine.groupMedian}, ` +
             `${Math.round(engine.singleRecordSyncsPct)}% 1-record syncs, ${Math.round(engine.recordBytes)} B/record, ` +
             `p99 ${engine.latencyP99Ms.toFixed(1)} ms, backlog ${engine.pendingApplyAtEnd}), ` +
-            `raw ${Math.round(raw.writesPerSec)}/s (group ${groupRecords}; async ${Math.round(raw.asyncWritesPerSec)}/s)`,
+            `raw ${Math.round(raw.writesPerSec)}/s (group ${groupRecords}; async ${Math.round(raw.asyncWritesPerSec)}/s, O_DSYNC ${Math.round(raw.dsyncWritesPerSec)}/s)`,
         );
       }
     }
@@ -513,7 +545,7 @@ export const durableWrites: Benchmark = {
       method: [
         'Each repetition: a fresh process and data root; N closed-loop writers call remember() with client vectors (engine), or, from a client process of their own, POST the same {content, embedding} over N keep-alive node:http connections to the HTTP app served by the engine process on 127.0.0.1 (HTTP), for a warm-up, then acks (201 responses) are counted over a fixed window.',
         "The engine's records per WAL fdatasync are counted through the FileSystem seam (Registry.open deps.fs); its record size is WAL bytes / records.",
-        'Baseline: a fresh process doing synchronous pwrite+fdatasync appends of records of that size, 1 per sync (1 writer) or the measured engine group size (16 and 64 writers), on the same temp filesystem. The same loop through fs/promises is reported as rawAsyncWritesPerSec (not the baseline).',
+        'Baseline: a fresh process doing synchronous pwrite+fdatasync appends of records of that size, 1 per sync (1 writer) or the measured engine group size (16 and 64 writers), on the same temp filesystem. The same loop through fs/promises is reported as rawAsyncWritesPerSec, and a synchronous loop of O_DSYNC writes without fdatasync (how the engine syncs its log on Linux by default) as rawDsyncWritesPerSec; neither is the baseline.',
         'Ratio = engine/raw per repetition; the figure is the median over repetitions.',
       ],
       rows: [...rows.values()],

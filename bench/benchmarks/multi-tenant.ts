@@ -5,7 +5,7 @@
  *
  * Setup, once: a child fills one space (client 384-d vectors) and closes it; its directory is
  * copied 1,000 times (space.json id patched), which is what 1,000 filled spaces leave. Each
- * repetition runs two fresh processes (order alternating): one opens the 1-space root, one the
+ * repetition runs fresh processes (order alternating): one opens the 1-space root, one the
  * 1,000-space root; each opens every space, then times registry.space(id) + recall over the same
  * held-out queries (the 1,000-space process sends query i to space i mod 1,000). Target: the
  * 1,000-space p50 at most 3% above the 1-space p50.
@@ -266,7 +266,7 @@ export const multiTenant: Benchmark = {
       },
       method: [
         `Setup: one space of ${perSpace} memories (client vectors) filled, applied, indexed and closed by a child; its directory copied ${spaces} times.`,
-        `Each repetition: two fresh processes, order alternating. Each opens its data root (maxOpenSpaces above the count), opens every space, then runs one warm-up round of ${QUERIES} held-out queries and ${recalls} timed calls of registry.space(id) + recall(k=${K}); with ${spaces} spaces query i goes to space i mod ${spaces}.`,
+        `Each repetition: three fresh processes (1 space; ${spaces} spaces, queries spread; ${spaces} spaces, queries to one), order alternating. Each opens its data root (maxOpenSpaces above the count), opens every space, then runs one warm-up round of ${QUERIES} held-out queries and ${recalls} timed calls of registry.space(id) + recall(k=${K}); with ${spaces} spaces query i goes to space i mod ${spaces}.`,
         'Ratio = p50 with 1,000 spaces / p50 with 1 space (lower is better); target <= 1.03 (overhead <= 3%).',
         `Second row: a third fresh process per repetition opens the same ${spaces} spaces and sends every query to the first of them (same queries, same space size as the 1-space run): the engine's tenancy overhead without the ${spaces}-times larger working set; same target.`,
         `Third row, no target: raw hnswlib searchKnn (same vectors, M, efConstruction, ef = max(hnswEfSearch, 2k)) over ${spaces} copies of one index read back from a file, against 1 index, in two more fresh processes per repetition, with the same query sequence: what touching ${spaces} graphs costs on this machine without the engine.`,

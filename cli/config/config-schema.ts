@@ -231,7 +231,7 @@ export const CONFIG_SCHEMA = {
     default: ENGINE_DEFAULTS.durability,
     choices: ['fsync', 'interval', 'none'],
     env: 'ENGRAM_DURABILITY',
-    doc: 'when a write is acknowledged: after its fdatasync, after an interval sync, or never synced',
+    doc: 'when a write is acknowledged: once synced, after an interval sync, or never synced',
     engine: 'durability',
   },
   'persistence.wal_sync_method': {
@@ -239,7 +239,7 @@ export const CONFIG_SCHEMA = {
     default: ENGINE_DEFAULTS.walSyncMethod,
     choices: ['dsync', 'fdatasync'],
     env: 'ENGRAM_WAL_SYNC_METHOD',
-    doc: 'how "fsync" durability syncs the log: O_DSYNC writes, or a write then fdatasync',
+    doc: 'how "fsync" durability syncs the log: O_DSYNC writes (Linux only), or a write then fdatasync',
     engine: 'walSyncMethod',
   },
   'persistence.sync_interval_ms': engineInteger(
@@ -260,7 +260,7 @@ export const CONFIG_SCHEMA = {
   'persistence.group_commit_records_max': engineInteger(
     'groupCommitRecordsMax',
     'ENGRAM_GROUP_COMMIT_RECORDS_MAX',
-    'most records written with one fdatasync',
+    'most records in one commit group (one write and its sync)',
   ),
   'persistence.max_pending_writes': engineInteger(
     'maxPendingWrites',

@@ -13,7 +13,7 @@
 import { dirname } from 'node:path';
 import { EngramError, ioError } from '../errors.ts';
 import type { FileSystem, WritableFile } from '../file-system.ts';
-import { writeFully } from '../file-system.ts';
+import { DSYNC_WRITES, writeFully } from '../file-system.ts';
 import type { DurabilityMode, WalSyncMethod } from '../options.ts';
 import { encodeRecord, type RecordTypeCode } from './wal-record.ts';
 import { segmentPath, type SegmentInfo } from './wal-segment.ts';
@@ -94,6 +94,10 @@ export class WalWriter<T> {
   ): Promise<WalWriter<T>> {
     const segments = scanned.segments.map((s) => ({ ...s }));
     let last = segments.at(-1);
+    // The scan read the log through the page cache: its tail may never have been synced (written
+    // under durability interval or none, or by a process killed between a write and its sync).
+    // Sync it before anything new is acknowledged; an O_DSYNC write flushes only its own bytes.
+    if (last && last.bytes > 0) await fs.fsyncFile(last.path);
     if (!last || last.bytes >= options.segmentBytesMax || last.lastLsn + 1 !== scanned.nextLsn) {
       last = {
         path: segmentPath(walDir, scanned.nextLsn),
@@ -166,7 +170,7 @@ export class WalWriter<T> {
     this.pumping = true;
     this.idle = new Promise((resolve) => (this.markIdle = resolve));
     // Start on the next turn of the event loop, not now: writers woken by the previous group's
-    // acknowledgements append in this turn, and they should share the next fdatasync instead of
+    // acknowledgements append in this turn, and they should share the next sync instead of
     // the first of them getting one to itself.
     void new Promise((resolve) => setImmediate(resolve))
       .then(() => this.run())
@@ -297,7 +301,11 @@ export class WalWriter<T> {
   }
 }
 
-/** Under durability fsync with sync method dsync, the log is written with O_DSYNC. */
+/**
+ * Under durability fsync with sync method dsync, the log is written with O_DSYNC, on Linux only:
+ * Windows has no O_DSYNC, and on macOS libuv's fdatasync is F_FULLFSYNC (it flushes the drive's
+ * cache), which O_DSYNC does not do; there the method is fdatasync whatever the option says.
+ */
 function writesThrough(options: WalWriterOptions): boolean {
-  return options.durability === 'fsync' && options.syncMethod === 'dsync';
+  return options.durability === 'fsync' && options.syncMethod === 'dsync' && DSYNC_WRITES;
 }

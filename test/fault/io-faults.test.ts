@@ -28,6 +28,7 @@ import {
   gate,
   onWal,
   recordingLogger,
+  type FaultRule,
   type FsCall,
   type FsEvent,
   type FsOp,
@@ -160,6 +161,14 @@ const SYNC_METHODS = [
   { method: 'fdatasync', syncOp: 'datasync' },
 ] as const satisfies ReadonlyArray<{ method: WalSyncMethod; syncOp: FsOp }>;
 
+/**
+ * A failed sync as the disk produces it: a failed O_DSYNC write has put its bytes in the page
+ * cache before the sync under it failed, so the injected write writes them all, then fails.
+ */
+function wholeThenFail(syncOp: FsOp): Partial<FaultRule> {
+  return syncOp === 'write' ? { writeBytes: (call: FsCall) => call.length! } : {};
+}
+
 const CASES = [
   { op: 'write', errno: 'ENOSPC', expected: 'ENG_DISK_FULL', method: 'dsync' },
   { op: 'write', errno: 'EIO', expected: 'ENG_WAL_IO', method: 'dsync' },
@@ -245,6 +254,7 @@ for (const { method, syncOp } of SYNC_METHODS) {
         when: onWal('poisoned'),
         times: 1,
         gate: syncGate.promise,
+        ...wholeThenFail(syncOp),
       });
       // Holds the writer's cut-back, so the write queued behind the failed group (and its hold on
       // the space) is still pending while the next writes arrive.
@@ -329,7 +339,13 @@ for (const { method, syncOp } of SYNC_METHODS) {
       await until(() => held.fired === 1, 'the first sync to start');
       // These queue while the leader's sync is in flight: one group, one write, one sync.
       const followers = group.map((m) => settle(space.remember(m)));
-      fs.inject({ op: syncOp, errno: 'EIO', when: onWal('grouped'), times: 1 });
+      fs.inject({
+        op: syncOp,
+        errno: 'EIO',
+        when: onWal('grouped'),
+        times: 1,
+        ...wholeThenFail(syncOp),
+      });
       const writesBefore = fs.calls('write', (e) => e.path.includes('/grouped/wal/')).length;
       hold.open();
       await first;
@@ -392,6 +408,38 @@ test('durability fsync opens log segments with O_DSYNC and never fdatasyncs them
     if (dsync) assert.equal(syncs.length, 0, `${label}: no fdatasync on an O_DSYNC log`);
     else assert.ok(syncs.length > 0, `${label}: the log is fdatasynced`);
   }
+});
+
+test('reopening a log syncs its existing tail before acknowledging anything (an O_DSYNC write flushes only its own bytes)', async () => {
+  const dataRoot = await tempDir();
+  const unsynced = [memory('written-unsynced-1'), memory('written-unsynced-2')];
+  // Durability none: these reach the page cache and are never synced by their writer.
+  const first = await Registry.open({ dataRoot, durability: 'none' });
+  try {
+    await first.createSpace('tail', { dimension: DIM });
+    const space = await first.space('tail');
+    for (const m of unsynced) await space.remember(m);
+  } finally {
+    await first.close();
+  }
+  const fs = new FaultyFs();
+  const registry = await Registry.open({ dataRoot }, { fs, logger: recordingLogger() });
+  const next = memory('acknowledged');
+  try {
+    const space = await registry.space('tail');
+    await space.remember(next);
+    await assertHolds(space, [...unsynced, next], []);
+  } finally {
+    await registry.close();
+  }
+  const segment = fs.calls('openWritable', (e) => onWal('tail')(e))[0]!;
+  const ack = fs.calls('write', (e) => e.path === segment.path && e.ok)[0];
+  assert.ok(ack, 'the new record was written to the reopened segment');
+  const tailSync = fs.calls('fsyncFile', (e) => e.path === segment.path && e.ok);
+  assert.ok(
+    tailSync.some((e) => e.seq < ack.seq),
+    `no sync of ${segment.path} before the write acknowledging a new record (#${ack.seq})`,
+  );
 });
 
 test('a space whose log cannot be written leaves every other space serving', async () => {
@@ -546,7 +594,7 @@ for (const { method, syncOp } of SYNC_METHODS) {
         errno: 'EIO',
         when: onWal('whole'),
         times: 1,
-        ...(syncOp === 'write' ? { writeBytes: (call: FsCall) => call.length! } : {}),
+        ...wholeThenFail(syncOp),
       });
       fs.inject({ op: 'truncate', errno: 'EIO', when: onWal('whole'), times: 1 });
       await assert.rejects(space.remember(unacked), code('ENG_WAL_IO'));
