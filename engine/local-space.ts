@@ -133,6 +133,8 @@ export class LocalSpace {
   private readonly accessTimer: NodeJS.Timeout;
   private citations: Citations | undefined;
   private readonly hot: HotTier;
+  /** Changes to memories (and demotions) entered so far: a recall that saw none promotes freely. */
+  private changes = 0;
   /** Set by open() before anything reads. */
   private cold!: ColdTier;
   private demoting: Promise<void> | undefined;
@@ -755,6 +757,7 @@ export class LocalSpace {
     const changed = memoryIdOf(entry);
     if (changed !== undefined) this.hot.invalidate(changed);
     if (entry.kind === 'demote') for (const { id } of entry.items) this.hot.invalidate(id);
+    if (changed !== undefined || entry.kind === 'demote') this.changes += 1;
     switch (entry.kind) {
       case 'put':
         this.lexical?.set(entry.record.id, entry.record.content);
@@ -869,6 +872,7 @@ export class LocalSpace {
     options: RecallOptions,
   ): Promise<RecallHit[]> {
     const checked = checkRecallOptions(options, this.ctx.options);
+    const changesBefore = this.changes;
     const text = typeof query === 'string' ? query : undefined;
     if (text !== undefined && text.trim() === '') {
       throw new EngramError('ENG_QUERY_INVALID', 'A text query must not be empty');
@@ -881,7 +885,10 @@ export class LocalSpace {
     if ((mode === 'lexical' || mode === 'hybrid') && text === undefined) modeNeedsText(mode);
     this.checkCall(options);
     if (mode !== 'spreading') {
-      return this.finishRecall(await this.recallTiers(mode, query, text, checked, options));
+      return this.finishRecall(
+        await this.recallTiers(mode, query, text, checked, options),
+        changesBefore,
+      );
     }
     // Seeds from the mode a plain recall of this query would use, then activation spreads.
     const spread = checkSpreadOptions(options.spread);
@@ -911,7 +918,7 @@ export class LocalSpace {
       .filter((hit) => hit.score >= checked.threshold)
       .sort((a, b) => b.score - a.score || (a.memory.id < b.memory.id ? -1 : 1))
       .slice(0, checked.k);
-    return this.finishRecall(ranked);
+    return this.finishRecall(ranked, changesBefore);
   }
 
   private async scoreRecall(
@@ -983,7 +990,7 @@ export class LocalSpace {
   }
 
   /** Attaches access statistics and activation, then counts this recall as an access. */
-  private finishRecall(scored: ScoredRecord[]): RecallHit[] {
+  private finishRecall(scored: ScoredRecord[], changesBefore: number): RecallHit[] {
     const now = Date.now();
     const hits = scored.map(({ memory, score, parts, path }): RecallHit => {
       const view = this.view(memory);
@@ -997,9 +1004,14 @@ export class LocalSpace {
       };
     });
     // Recalled memories move to the hot tier (a copy of their current version: any later change
-    // drops them from it).
+    // drops them from it). Only if still current: a change that arrived while this recall waited
+    // for the index has already dropped the memory from the hot tier, and putting back the
+    // version this recall read would serve it again once the change leaves the memtable.
+    const unchanged = this.changes === changesBefore;
     this.hot.promote(
-      scored.map((hit) => hit.memory),
+      scored.flatMap(({ memory }) =>
+        unchanged || this.currentRecord(memory.id)?.lsn === memory.lsn ? [memory] : [],
+      ),
       now,
     );
     this.access.touch(

@@ -42,6 +42,30 @@ test('recalled memories move to the hot tier, changes drop them from it, and pre
   }
 });
 
+test('a change racing a recall is never hidden by the hot copy that recall read (read-your-writes after apply)', async () => {
+  // The recall reads a memory from the memtable, then waits for the index thread; an update of
+  // that memory arrives meanwhile and drops it from the hot tier. The recall must not put its
+  // older copy back: once the update leaves the memtable, get() would serve the old content.
+  const registry = await Registry.open({ dataRoot: await tempDir(), durability: 'none' });
+  try {
+    await registry.createSpace('race', { dimension: 4 });
+    const space = await registry.space('race');
+    const stale: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      const id = `r${i}`;
+      const vector = [1, i % 7, 2, 3];
+      await space.remember({ id, content: 'old', vector });
+      await Promise.all([space.recall(vector, { k: 3 }), space.update(id, { content: 'new' })]);
+      for (let wait = 0; wait < 500 && (await space.stats()).pendingApply > 0; wait++)
+        await new Promise((r) => setTimeout(r, 2));
+      if ((await space.get(id))?.content !== 'new') stale.push(id);
+    }
+    assert.deepEqual(stale, [], 'acknowledged updates read back old after a racing recall');
+  } finally {
+    await registry.close();
+  }
+});
+
 test('health and metrics report the measured pressure', async () => {
   const api = await testApi({}, { hotCapacity: 10 });
   const headers = { 'x-memory-space': 'pressured' };
