@@ -158,7 +158,25 @@ async function measureInProcess(
   walSyncs: () => number,
 ): Promise<Window> {
   const pool = new EmbeddingGenerator({ seed: SEED }).take(p.poolSize);
-  const write = engineWriter(space, pool);
+  let syncs0 = 0;
+  let syncs = 0;
+  const run = await closedLoop(p, engineWriter(space, pool), {
+    start: () => (syncs0 = walSyncs()),
+    end: () => (syncs = walSyncs() - syncs0),
+  });
+  return { ...run, syncs0, syncs };
+}
+
+/**
+ * `p.writers` closed-loop writers calling `write(i)` (each sends its next write when the previous
+ * one is acked) for a warm-up, then acks and their latencies counted over `p.durationMs`;
+ * `marks` run at the window's ends.
+ */
+async function closedLoop(
+  p: { writers: number; warmupMs: number; durationMs: number },
+  write: Write,
+  marks: { start: () => void; end: () => void },
+): Promise<{ acked: number; seconds: number; latencies: number[] }> {
   let phase: 'warmup' | 'measure' | 'stop' = 'warmup';
   let issued = 0;
   let acked = 0;
@@ -178,14 +196,14 @@ async function measureInProcess(
   await sleep(p.warmupMs);
   phase = 'measure';
   const t0 = performance.now();
-  const syncs0 = walSyncs();
+  marks.start();
   await sleep(p.durationMs);
   phase = 'stop';
   const t1 = performance.now();
-  const syncs = walSyncs() - syncs0;
+  marks.end();
   const measured = acked;
   await Promise.all(writers);
-  return { acked: measured, seconds: (t1 - t0) / 1000, latencies, syncs0, syncs };
+  return { acked: measured, seconds: (t1 - t0) / 1000, latencies };
 }
 
 /**
@@ -286,33 +304,14 @@ export async function httpClientTask(p: {
       req.on('error', reject);
       req.end(body);
     });
-  let phase: 'warmup' | 'measure' | 'stop' = 'warmup';
-  let issued = 0;
-  let acked = 0;
-  const latencies: number[] = [];
-  const writer = async (): Promise<void> => {
-    while (phase !== 'stop') {
-      const started = performance.now();
-      await post(bodies[issued++ % bodies.length]!);
-      if (phase === 'measure') {
-        acked += 1;
-        latencies.push(performance.now() - started);
-      }
-    }
-  };
-  const writers = Array.from({ length: p.writers }, writer);
-  await sleep(p.warmupMs);
-  phase = 'measure';
-  const windowStart = Date.now();
-  const t0 = performance.now();
-  await sleep(p.durationMs);
-  phase = 'stop';
-  const seconds = (performance.now() - t0) / 1000;
-  const windowEnd = Date.now();
-  const measured = acked;
-  await Promise.all(writers);
+  let windowStart = 0;
+  let windowEnd = 0;
+  const run = await closedLoop(p, (i) => post(bodies[i % bodies.length]!), {
+    start: () => (windowStart = Date.now()),
+    end: () => (windowEnd = Date.now()),
+  });
   agent.destroy();
-  return { acked: measured, seconds, latencies, windowStart, windowEnd };
+  return { ...run, windowStart, windowEnd };
 }
 
 type Write = (i: number) => Promise<void>;

@@ -93,6 +93,7 @@ export class WalWriter<T> {
     scanned: { segments: SegmentInfo[]; nextLsn: number },
   ): Promise<WalWriter<T>> {
     const segments = scanned.segments.map((s) => ({ ...s }));
+    const dsync = writesThrough(options);
     let last = segments.at(-1);
     // The scan read the log through the page cache: its tail may never have been synced (written
     // under durability interval or none, or by a process killed between a write and its sync).
@@ -107,12 +108,12 @@ export class WalWriter<T> {
       };
       if (segments.at(-1)?.firstLsn === last.firstLsn) segments.pop();
       segments.push(last);
-      const file = await fs.openWritable(last.path, { dsync: writesThrough(options) });
+      const file = await fs.openWritable(last.path, { dsync });
       // The new segment's directory entry must survive a crash before records in it are acknowledged.
       await fs.fsyncDir(walDir);
       return new WalWriter(fs, walDir, options, onDurable, file, segments, scanned.nextLsn);
     }
-    const file = await fs.openWritable(last.path, { dsync: writesThrough(options) });
+    const file = await fs.openWritable(last.path, { dsync });
     // The segment may have been created by a rotation whose directory fsync failed or was cut
     // short by a crash: make its directory entry durable before acknowledging anything in it.
     await fs.fsyncDir(walDir);
