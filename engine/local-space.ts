@@ -1007,10 +1007,15 @@ export class LocalSpace {
     // drops them from it). Only if still current: a change that arrived while this recall waited
     // for the index has already dropped the memory from the hot tier, and putting back the
     // version this recall read would serve it again once the change leaves the memtable.
+    // A cold hit is not copied: it is promoted back to the warm tier below, and until that is
+    // applied a copy would let the warm-tier passes (which read the hot tier first) answer for a
+    // memory that only the cold search scores correctly.
     const unchanged = this.changes === changesBefore;
     this.hot.promote(
-      scored.flatMap(({ memory }) =>
-        unchanged || this.currentRecord(memory.id)?.lsn === memory.lsn ? [memory] : [],
+      scored.flatMap(({ memory }, i) =>
+        hits[i]!.tier !== 'cold' && (unchanged || this.currentRecord(memory.id)?.lsn === memory.lsn)
+          ? [memory]
+          : [],
       ),
       now,
     );
@@ -1145,7 +1150,13 @@ export class LocalSpace {
    * space, re-reading the log from disk and rebuilding the graph.
    */
   private recallSources(): RecallSources {
-    return { memtable: this.memtable, warm: this.warm, index: this.index, indexing: this.indexing };
+    return {
+      memtable: this.memtable,
+      warm: this.warm,
+      hot: this.hot,
+      index: this.index,
+      indexing: this.indexing,
+    };
   }
 
   get needsReopen(): boolean {
@@ -1170,6 +1181,10 @@ export class LocalSpace {
         const promoted = this.coverTierMoves(batch);
         try {
           const ops = await this.warm.apply(batch, this.cold);
+          // A recall that read a memory after its demotion was durable (which dropped it from
+          // the hot tier) but before it was applied may have copied it back: now it is cold.
+          for (const { entry } of batch)
+            if (entry.kind === 'demote') for (const { id } of entry.items) this.hot.invalidate(id);
           for (const { entry } of batch) {
             this.cold.sync(memoryIdsOf(entry));
             if (entry.kind === 'settings' && this.meta.dimension === null)

@@ -12,6 +12,7 @@
 import { EngramError } from './errors.ts';
 import type { LexicalIndex } from './lexical-index.ts';
 import { cosineSimilarity, cosineWithNorms, squaredNorm, type MemoryRecord } from './memory.ts';
+import type { HotTier } from './hot-tier.ts';
 import type { Memtable } from './memtable.ts';
 import type { CheckedRecall } from './recall-options.ts';
 import type { RemoteIndex } from './vector/index-host.ts';
@@ -22,6 +23,8 @@ export const CONFIDENCE_WEIGHT = 0.3;
 export interface RecallSources {
   memtable: Memtable;
   warm: WarmStore;
+  /** In-memory copies of current versions of applied memories (read before the warm tier). */
+  hot: HotTier;
   index: RemoteIndex | undefined;
   /**
    * Applied memories the memtable does not hold that the index thread has not staged yet (cold
@@ -47,9 +50,18 @@ const confidenceFactor = (confidence: number): number =>
 const weigh = (memory: MemoryRecord, relevance: number): number =>
   relevance * confidenceFactor(memory.confidence);
 
+/** The highest weighed score a memory of this relevance can have, at confidence <= ceiling. */
+const bestWeighed = (relevance: number, ceiling: number): number =>
+  relevance >= 0 ? relevance * confidenceFactor(ceiling) : relevance * (1 - CONFIDENCE_WEIGHT);
+
+/** An applied memory's record: the hot tier's copy when it has one (no LMDB read and decode). */
+function applied(sources: RecallSources, id: string): MemoryRecord | undefined {
+  return sources.hot.get(id) ?? sources.warm.getRecord(id);
+}
+
 function current(sources: RecallSources, id: string): MemoryRecord | undefined {
   const entry = sources.memtable.get(id);
-  return entry ? entry.record : sources.warm.getRecord(id);
+  return entry ? entry.record : applied(sources, id);
 }
 
 function currentVector(sources: RecallSources, id: string): Float32Array | undefined {
@@ -113,7 +125,7 @@ export async function similarityHits(
     // thread has staged it (and then this search's answer, which came after, has it too).
     const moving = new Set<string>();
     for (const [id, stored] of sources.indexing) {
-      const memory = scanned.has(id) ? undefined : warm.getRecord(id);
+      const memory = scanned.has(id) ? undefined : applied(sources, id);
       if (!memory) continue;
       moving.add(id);
       if (!accept(memory)) continue;
@@ -121,19 +133,24 @@ export async function similarityHits(
       found.push({ memory, relevance: similarity, parts: { similarity } });
     }
     const indexSize = index?.size ?? 0;
+    const ceiling = warm.confidenceCeiling();
+    // The index answers best first, and no applied memory outscores its similarity weighed by
+    // the ceiling: once that is under the k-th best weighed score so far (or the threshold), the
+    // rest of the pool cannot enter the top k and is not read (a read decodes a warm record).
+    const kth = new KthBest(k);
+    for (const { memory, relevance } of found) kth.add(weigh(memory, relevance));
     for (const { label, score: similarity } of results) {
+      const bound = bestWeighed(similarity, ceiling);
+      if (bound < threshold || bound < kth.kth()) break;
       const id = warm.idOfLabel(label);
       if (id === undefined || scanned.has(id) || moving.has(id) || memtable.has(id)) continue;
-      const memory = warm.getRecord(id);
-      if (memory && accept(memory))
-        found.push({ memory, relevance: similarity, parts: { similarity } });
+      const memory = applied(sources, id);
+      if (!memory || !accept(memory)) continue;
+      found.push({ memory, relevance: similarity, parts: { similarity } });
+      kth.add(weigh(memory, similarity));
     }
     const top = rankScored(found, k, threshold);
-    const lowestFetched = results.at(-1)?.score ?? -2;
-    const outsideBound =
-      lowestFetched >= 0
-        ? lowestFetched * confidenceFactor(warm.confidenceCeiling())
-        : lowestFetched * (1 - CONFIDENCE_WEIGHT);
+    const outsideBound = bestWeighed(results.at(-1)?.score ?? -2, ceiling);
     if (
       results.length < want ||
       want >= indexSize ||

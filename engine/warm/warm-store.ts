@@ -104,6 +104,8 @@ export class WarmStore {
     private readonly cold: Database<ColdLocation, string>,
   ) {}
 
+  /** confidenceCeiling, once read. */
+  private ceiling: number | undefined;
   /** idOfLabel's answers so far, by label. */
   private readonly labelIds: Array<string | undefined> = [];
 
@@ -210,7 +212,9 @@ export class WarmStore {
    * never comes down). Recall uses it to bound the score of a memory the index did not return.
    */
   confidenceCeiling(): number {
-    return this.meta.get(CONFIDENCE_CEILING) ?? 1;
+    // Kept in memory too (every recall asks): raised with the value written, before its commit,
+    // which only loosens the bound while the transaction is open (or if it aborts).
+    return (this.ceiling ??= this.meta.get(CONFIDENCE_CEILING) ?? 1);
   }
 
   /** Where a cold memory lives, or undefined when the memory is not in the cold tier. */
@@ -410,6 +414,7 @@ export class WarmStore {
       void this.meta.put(RECORD_COUNT, this.count() + delta.records);
       void this.meta.put(COLD_COUNT, this.coldCount() + delta.cold);
       void this.meta.put(CONFIDENCE_CEILING, ceiling);
+      this.ceiling = ceiling;
     });
     return ops;
   }

@@ -66,6 +66,39 @@ test('a change racing a recall is never hidden by the hot copy that recall read 
   }
 });
 
+test('a recalled cold memory is scored by the cold search every time, not from a hot copy', async () => {
+  const registry = await Registry.open({
+    dataRoot: await tempDir(),
+    warmCapacity: 2,
+    coldCapacity: 100,
+  });
+  try {
+    await registry.createSpace('chilly', { embedder: 'hash' });
+    const space = await registry.space('chilly');
+    const words = ['apple banana', 'cherry date', 'elder fig', 'grape honeydew', 'kiwi lemon'];
+    for (const [i, content] of words.entries()) await space.remember({ id: `m${i}`, content });
+    for (let i = 0; i < 300; i++) {
+      const stats = await space.stats();
+      if (stats.pendingApply === 0 && !stats.applying && (stats.coldMemories ?? 0) >= 3) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const [id] = (await space.list({ limit: 10, tier: 'cold' })).memories.map((m) => m.id);
+    assert.ok(id, 'a memory was demoted to the cold tier');
+    const text = words[Number(id.slice(1))]!;
+    for (const mode of ['hybrid', 'lexical', 'hybrid'] as const) {
+      const [hit] = await space.recall(text, { k: 1, mode, includeCold: true });
+      assert.equal(hit?.memory.id, id, mode);
+      assert.equal(hit.tier, 'cold', `${mode}: answered by the cold search`);
+      if (mode === 'hybrid') {
+        assert.ok(hit.parts.similarity !== undefined && hit.parts.similarity > 0.99, mode);
+        assert.ok(hit.score > 0.9, `${mode} score ${hit.score}`);
+      }
+    }
+  } finally {
+    await registry.close();
+  }
+});
+
 test('health and metrics report the measured pressure', async () => {
   const api = await testApi({}, { hotCapacity: 10 });
   const headers = { 'x-memory-space': 'pressured' };

@@ -40,6 +40,7 @@ test('lexical top k with early stopping equals the top k of a full scan', () => 
         });
         const sources = {
           memtable: { get: () => undefined },
+          hot: { get: () => undefined },
           warm: { getRecord: (id: string) => records.get(id) },
           index: undefined,
         } as unknown as RecallSources;

@@ -226,34 +226,47 @@ test('similarity and spreading recall agree with a brute-force model under filte
             if (!alive.has(from)) links.delete(from);
             else for (const to of targets.keys()) if (!alive.has(to)) targets.delete(to);
           }
-          for (const q of queries) {
-            const hits = await handle.recall(q.vector, {
-              k: q.k,
-              threshold: q.threshold,
-              includeSuppressed: q.includeSuppressed,
-              ...(q.filter ? { filter: q.filter } : {}),
-              ...(q.spread ? { mode: 'spreading' as const, spread: q.spread } : {}),
-            });
-            const expected = model(live, links, q);
-            if (expected === undefined) {
-              tally.undetermined += 1; // on a boundary: see model()
-              continue;
+          // Three passes: at once (the memtable answers), once the space has applied
+          // everything (the index and the warm tier answer), and again (hits from the hot tier).
+          const check = async (phase: string): Promise<void> => {
+            for (const q of queries) {
+              const hits = await handle.recall(q.vector, {
+                k: q.k,
+                threshold: q.threshold,
+                includeSuppressed: q.includeSuppressed,
+                ...(q.filter ? { filter: q.filter } : {}),
+                ...(q.spread ? { mode: 'spreading' as const, spread: q.spread } : {}),
+              });
+              const expected = model(live, links, q);
+              if (expected === undefined) {
+                tally.undetermined += 1; // on a boundary: see model()
+                continue;
+              }
+              tally.checked += 1;
+              const where = `${phase}, query ${JSON.stringify(q)}: got ${JSON.stringify(hits.map((h) => [h.memory.id, h.score]))}, want ${JSON.stringify(expected.top)}`;
+              assert.equal(hits.length, expected.top.length, where);
+              hits.forEach((hit, i) => {
+                assert.ok(
+                  Math.abs(hit.score - expected.top[i]![1]) < TOLERANCE,
+                  `score ${i}: ${where}`,
+                );
+                const own = expected.scores.get(hit.memory.id);
+                assert.ok(
+                  own !== undefined && Math.abs(own - hit.score) < TOLERANCE,
+                  `id ${i}: ${where}`,
+                );
+              });
             }
-            tally.checked += 1;
-            const where = `query ${JSON.stringify(q)}: got ${JSON.stringify(hits.map((h) => [h.memory.id, h.score]))}, want ${JSON.stringify(expected.top)}`;
-            assert.equal(hits.length, expected.top.length, where);
-            hits.forEach((hit, i) => {
-              assert.ok(
-                Math.abs(hit.score - expected.top[i]![1]) < TOLERANCE,
-                `score ${i}: ${where}`,
-              );
-              const own = expected.scores.get(hit.memory.id);
-              assert.ok(
-                own !== undefined && Math.abs(own - hit.score) < TOLERANCE,
-                `id ${i}: ${where}`,
-              );
-            });
+          };
+          await check('memtable');
+          let stats = await handle.stats();
+          for (let i = 0; i < 1000 && (stats.pendingApply > 0 || stats.applying); i++) {
+            await new Promise((resolve) => setTimeout(resolve, 2));
+            stats = await handle.stats();
           }
+          assert.equal(stats.pendingApply, 0, 'the space applied its writes');
+          await check('applied');
+          await check('hot');
           await registry.deleteSpace(space);
         },
       ),
