@@ -266,10 +266,21 @@ describe('the key routes', () => {
 describe('headers, CORS and rate limits', () => {
   test('security headers on every answer; no CORS headers unless origins are configured', async () => {
     const response = await get(app, '/health', { origin: 'https://evil.example' });
-    assert.equal(response.headers['x-content-type-options'], 'nosniff');
-    assert.ok(response.headers['content-security-policy']);
-    assert.ok(response.headers['strict-transport-security']);
     assert.equal(response.headers['access-control-allow-origin'], undefined);
+    // helmet's default policy, on answers, refusals (no key) and unknown routes alike.
+    const refused = await get(app, '/api/v1/spaces');
+    const unknown = await get(app, '/no/such/route', bearer(world.alphaKey));
+    assert.deepEqual([refused.status, unknown.status], [401, 404]);
+    for (const answer of [response, refused, unknown]) {
+      const h = answer.headers;
+      assert.equal(h['x-content-type-options'], 'nosniff');
+      assert.equal(h['x-frame-options'], 'SAMEORIGIN');
+      assert.equal(h['referrer-policy'], 'no-referrer');
+      assert.equal(h['cross-origin-opener-policy'], 'same-origin');
+      assert.equal(h['cross-origin-resource-policy'], 'same-origin');
+      assert.equal(h['strict-transport-security'], 'max-age=31536000; includeSubDomains');
+      assert.match(String(h['content-security-policy']), /^default-src 'self';.*object-src 'none'/);
+    }
     const withCors = await world.http({ corsOrigins: ['https://app.example'] });
     const allowed = await get(withCors, '/health', { origin: 'https://app.example' });
     assert.equal(allowed.headers['access-control-allow-origin'], 'https://app.example');

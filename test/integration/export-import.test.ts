@@ -20,6 +20,9 @@ async function exportText(api: TestApi, space: string, vectors: boolean): Promis
   });
   assert.equal(response.statusCode, 200, response.body);
   assert.equal(response.headers['content-type'], 'application/x-ndjson');
+  // The export writes its own head (a hijacked reply): the security headers are there too.
+  assert.equal(response.headers['x-content-type-options'], 'nosniff');
+  assert.match(String(response.headers['content-security-policy']), /^default-src 'self'/);
   return response.body;
 }
 

@@ -12,6 +12,7 @@ interface Sse {
   comments: string[];
   ended: Promise<void>;
   status: number;
+  headers: IncomingMessage['headers'];
   close(): void;
 }
 
@@ -33,6 +34,7 @@ async function listen(settings: Partial<HttpSettings> = {}, engine: Partial<Engi
             events: [],
             comments: [],
             status: res.statusCode ?? 0,
+            headers: res.headers,
             ended: new Promise((done) => res.on('end', done).on('close', done)),
             close: () => req.destroy(),
           };
@@ -198,6 +200,9 @@ test('streams send heartbeats, refuse bad input, and end cleanly when the server
     assert.equal(bad.statusCode, 400);
     const sse = await server.subscribe({ 'x-memory-space': 'beats' });
     await until(() => sse.comments.some((c) => c.includes('heartbeat')), 'a heartbeat');
+    // The stream writes its own head (a hijacked reply): the security headers are there too.
+    assert.equal(sse.headers['x-content-type-options'], 'nosniff');
+    assert.match(String(sse.headers['content-security-policy']), /^default-src 'self'/);
     const second = await server.app.inject({
       method: 'GET',
       url: '/api/v1/stream/memories?space=beats',
