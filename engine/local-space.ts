@@ -115,6 +115,12 @@ export class LocalSpace {
   private readonly memtable: Memtable;
   /** Promoted memories whose move is being applied, with their vectors: see coverTierMoves. */
   private readonly indexing = new Map<string, Float32Array>();
+  /**
+   * Memories whose demotion is durable but not applied yet. A recall does not copy them into
+   * the hot tier: the copy would outlive the move (the warm-tier passes read the hot tier first,
+   * and would answer for a memory that only the cold search scores correctly).
+   */
+  private readonly demotionsPending = new Set<string>();
   private readonly unapplied: Array<SequencedEntry & { durableAt: number }> = [];
   /** Writes queued in the log but not yet durable: their ids' liveness, for existence checks. */
   private readonly pendingIds = new Map<string, { lsn: number; live: boolean }>();
@@ -756,7 +762,12 @@ export class LocalSpace {
     this.unapplied.push({ lsn, entry, durableAt });
     const changed = memoryIdOf(entry);
     if (changed !== undefined) this.hot.invalidate(changed);
-    if (entry.kind === 'demote') for (const { id } of entry.items) this.hot.invalidate(id);
+    if (entry.kind === 'demote') {
+      for (const { id } of entry.items) {
+        this.hot.invalidate(id);
+        this.demotionsPending.add(id);
+      }
+    }
     if (changed !== undefined || entry.kind === 'demote') this.changes += 1;
     switch (entry.kind) {
       case 'put':
@@ -1009,11 +1020,13 @@ export class LocalSpace {
     // version this recall read would serve it again once the change leaves the memtable.
     // A cold hit is not copied: it is promoted back to the warm tier below, and until that is
     // applied a copy would let the warm-tier passes (which read the hot tier first) answer for a
-    // memory that only the cold search scores correctly.
+    // memory that only the cold search scores correctly. Nor is one on its way to the cold tier.
     const unchanged = this.changes === changesBefore;
     this.hot.promote(
       scored.flatMap(({ memory }, i) =>
-        hits[i]!.tier !== 'cold' && (unchanged || this.currentRecord(memory.id)?.lsn === memory.lsn)
+        hits[i]!.tier !== 'cold' &&
+        !this.demotionsPending.has(memory.id) &&
+        (unchanged || this.currentRecord(memory.id)?.lsn === memory.lsn)
           ? [memory]
           : [],
       ),
@@ -1181,10 +1194,9 @@ export class LocalSpace {
         const promoted = this.coverTierMoves(batch);
         try {
           const ops = await this.warm.apply(batch, this.cold);
-          // A recall that read a memory after its demotion was durable (which dropped it from
-          // the hot tier) but before it was applied may have copied it back: now it is cold.
           for (const { entry } of batch)
-            if (entry.kind === 'demote') for (const { id } of entry.items) this.hot.invalidate(id);
+            if (entry.kind === 'demote')
+              for (const { id } of entry.items) this.demotionsPending.delete(id);
           for (const { entry } of batch) {
             this.cold.sync(memoryIdsOf(entry));
             if (entry.kind === 'settings' && this.meta.dimension === null)
