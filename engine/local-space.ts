@@ -1194,11 +1194,10 @@ export class LocalSpace {
         const promoted = this.coverTierMoves(batch);
         try {
           const ops = await this.warm.apply(batch, this.cold);
-          for (const { entry } of batch)
-            if (entry.kind === 'demote')
-              for (const { id } of entry.items) this.demotionsPending.delete(id);
           for (const { entry } of batch) {
             this.cold.sync(memoryIdsOf(entry));
+            if (entry.kind === 'demote')
+              for (const { id } of entry.items) this.demotionsPending.delete(id);
             if (entry.kind === 'settings' && this.meta.dimension === null)
               await this.persistDimension(entry.dimension);
           }

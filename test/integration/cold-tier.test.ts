@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Registry, type SpaceHandle } from '../../engine/index.ts';
 import { testApi } from '../helpers/http.ts';
+import { settled } from '../helpers/settled.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { randomVector, seededRandom } from '../helpers/vectors.ts';
 
@@ -20,18 +21,6 @@ const vectorOf = (id: string): Float32Array => {
   if (!v) vectors.set(id, (v = randomVector(random, DIM)));
   return v;
 };
-
-async function settled(
-  space: SpaceHandle,
-  until: (s: Awaited<ReturnType<SpaceHandle['stats']>>) => boolean,
-): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    const stats = await space.stats();
-    if (stats.pendingApply === 0 && !stats.applying && until(stats)) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  assert.fail(`space did not settle (${String(until)}): ${JSON.stringify(await space.stats())}`);
-}
 
 async function ids(space: SpaceHandle, tier?: 'warm' | 'cold'): Promise<string[]> {
   const page = await space.list({ limit: 1000, ...(tier ? { tier } : {}) });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Registry } from '../../engine/index.ts';
 import { testApi } from '../helpers/http.ts';
+import { settled } from '../helpers/settled.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 test('recalled memories move to the hot tier, changes drop them from it, and pressure is its occupancy', async () => {
@@ -77,11 +78,7 @@ test('a recalled cold memory is scored by the cold search every time, not from a
     const space = await registry.space('chilly');
     const words = ['apple banana', 'cherry date', 'elder fig', 'grape honeydew', 'kiwi lemon'];
     for (const [i, content] of words.entries()) await space.remember({ id: `m${i}`, content });
-    for (let i = 0; i < 300; i++) {
-      const stats = await space.stats();
-      if (stats.pendingApply === 0 && !stats.applying && (stats.coldMemories ?? 0) >= 3) break;
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await settled(space, (stats) => (stats.coldMemories ?? 0) >= 3);
     const [id] = (await space.list({ limit: 10, tier: 'cold' })).memories.map((m) => m.id);
     assert.ok(id, 'a memory was demoted to the cold tier');
     const text = words[Number(id.slice(1))]!;

@@ -16,6 +16,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { Registry, type MemoryType, type RecallFilter } from '../../engine/index.ts';
 import { fuzzParameters } from '../helpers/fuzz.ts';
+import { settled } from '../helpers/settled.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 const TOLERANCE = 1e-5;
@@ -259,12 +260,7 @@ test('similarity and spreading recall agree with a brute-force model under filte
             }
           };
           await check('memtable');
-          let stats = await handle.stats();
-          for (let i = 0; i < 1000 && (stats.pendingApply > 0 || stats.applying); i++) {
-            await new Promise((resolve) => setTimeout(resolve, 2));
-            stats = await handle.stats();
-          }
-          assert.equal(stats.pendingApply, 0, 'the space applied its writes');
+          await settled(handle, undefined, 2);
           await check('applied');
           await check('hot');
           await registry.deleteSpace(space);
